@@ -1,0 +1,1 @@
+"""Datasets: MNIST digits, memory-mapped loop datasets and the procedural electronic-loop generator."""
