@@ -1,0 +1,1 @@
+"""Command-line front ends (installed as ``loopgan_cli``): thin argument parsing over the libraries."""
