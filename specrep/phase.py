@@ -1,0 +1,240 @@
+"""Phase reconstruction from STFT magnitudes.
+
+- :func:`griffin_lim`: fast Griffin-Lim (Perraudin, Balazs & Søndergaard 2013), batched, any device, with
+  ``momentum=0`` giving the original algorithm (Griffin & Lim 1984).
+- :func:`pghi`: Phase Gradient Heap Integration (Průša, Balazs & Søndergaard 2017), a non-iterative estimate
+  from the phase-magnitude relations of Gaussian-windowed STFTs; also the best initialisation for Griffin-Lim.
+- :class:`PhaseReconstruction`: the frozen settings a magnitude-only chain uses for its inverse.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+import torch
+
+from . import functional as Fn
+from .errors import ParameterError, check_choice
+from .params import STFTParams
+
+INITS = ("pghi", "random", "zeros")
+
+# Time-frequency ratio of the Gaussian that best matches each window, as a multiple of win_length**2
+# (Průša et al. 2017, table 1): the Gaussian is exp(-pi t^2 / lambda).
+_GAUSS_LAMBDA = {"hann": 0.25645, "hamming": 0.29794, "blackman": 0.17954}
+
+
+@dataclass(frozen=True)
+class PhaseReconstruction:
+    """How a magnitude-only chain recovers phase in its inverse.
+
+    Parameters
+    ----------
+    n_iter : int >= 0
+        Fast Griffin-Lim iterations after the initialisation (0: the initial phase is used as is).
+    momentum : float in [0, 1)
+        FGLA momentum; 0 is classic Griffin-Lim, 0.99 is Perraudin's recommended value.
+    init : {"pghi", "random", "zeros"}
+        Initial phase. ``"pghi"`` is non-iterative and already close; ``"random"`` matches librosa's default.
+    tol : float in (0, 1)
+        PGHI treats coefficients below ``tol * max`` as noise (random phase, not integrated).
+    seed : int
+        Seed of the random initial phase and of PGHI's noise phase (reconstruction is deterministic).
+    """
+
+    n_iter: int = 32
+    momentum: float = 0.99
+    init: str = "pghi"
+    tol: float = 1e-5
+    seed: int = 0
+
+    def __post_init__(self):
+        if isinstance(self.n_iter, bool) or not isinstance(self.n_iter, int) or self.n_iter < 0:
+            raise ParameterError(f"n_iter={self.n_iter!r} must be an integer >= 0")
+        if not 0.0 <= float(self.momentum) < 1.0:
+            raise ParameterError(f"momentum={self.momentum} must be in [0, 1)")
+        check_choice("init", self.init, INITS)
+        if not 0.0 < float(self.tol) < 1.0:
+            raise ParameterError(f"tol={self.tol} must be in (0, 1)")
+
+
+def griffin_lim(
+    mag: torch.Tensor,
+    params: STFTParams,
+    *,
+    n_iter: int = 32,
+    momentum: float = 0.99,
+    init: str | torch.Tensor = "random",
+    length: int | None = None,
+    tol: float = 1e-5,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Waveform whose STFT magnitude approaches ``mag`` (fast Griffin-Lim).
+
+    Parameters
+    ----------
+    mag : torch.Tensor, real >= 0, shape (..., n_freqs, n_frames)
+    params : STFTParams
+        The transform the magnitude came from.
+    n_iter : int >= 0
+    momentum : float in [0, 1)
+    init : {"random", "zeros", "pghi"} or torch.Tensor of shape (..., n_freqs, n_frames)
+        Initial phase in radians when a tensor.
+    length : int, optional
+        Output samples (see :func:`specrep.functional.istft`).
+    generator : torch.Generator, optional
+        Source of the random initial phase.
+
+    Returns
+    -------
+    torch.Tensor, shape (..., length)
+        Differentiable with respect to ``mag`` (PGHI's initial phase is treated as a constant).
+    """
+    if mag.is_complex():
+        raise ParameterError("griffin_lim expects a real magnitude, got a complex tensor")
+    if not 0.0 <= momentum < 1.0:
+        raise ParameterError(f"momentum={momentum} must be in [0, 1)")
+    win = Fn.window(params, dtype=mag.dtype, device=mag.device)
+    angles = _initial_angles(mag, params, init, tol, generator)
+    beta = momentum / (1.0 + momentum)
+    previous = None
+    for _ in range(n_iter):
+        rebuilt = Fn.stft(Fn.istft(mag * angles, params, length=length, win=win), params, win)
+        update = rebuilt if previous is None else rebuilt - beta * previous
+        angles = update / (update.abs() + 1e-16)
+        previous = rebuilt
+    return Fn.istft(mag * angles, params, length=length, win=win)
+
+
+def _initial_angles(mag, params, init, tol, generator):
+    if isinstance(init, torch.Tensor):
+        if init.shape != mag.shape:
+            raise ParameterError(f"init phase shape {tuple(init.shape)} != magnitude shape {tuple(mag.shape)}")
+        return torch.polar(torch.ones_like(mag), init.to(mag))
+    check_choice("init", init, INITS)
+    if init == "zeros":
+        return torch.polar(torch.ones_like(mag), torch.zeros_like(mag))
+    if init == "random":
+        u = torch.rand(mag.shape, generator=generator, dtype=mag.dtype, device="cpu" if generator is None
+                       else generator.device).to(mag.device)
+        return torch.polar(torch.ones_like(mag), TWO_PI * u)
+    return torch.polar(torch.ones_like(mag), pghi(mag.detach(), params, tol=tol))
+
+
+TWO_PI = 2.0 * math.pi
+
+
+def pghi(mag: torch.Tensor, params: STFTParams, *, tol: float = 1e-5, seed: int = 0) -> torch.Tensor:
+    """Phase estimate by Phase Gradient Heap Integration.
+
+    For a Gaussian window ``exp(-pi t^2 / lambda)`` the STFT phase gradient is a function of the log-magnitude
+    gradient; with torch's frame-start phase convention, per frame and per bin:
+
+    - time step at bin k:  ``hop * (2 pi k / n_fft + n_fft / lambda * d_k log|X|)``
+    - frequency step:      ``pi - lambda / (hop n_fft) * d_m log|X|``
+
+    (``d_k``, ``d_m`` centred differences per bin and per frame; the ``pi`` is the sign flip between adjacent
+    bins caused by the window's centre sitting at ``n_fft / 2`` in each frame). The phase is integrated with
+    the trapezoidal rule from the largest coefficient outwards, always continuing from the largest coefficient
+    reached so far (a max-heap), so errors start where the estimate is most reliable. The Hann window is matched
+    by ``lambda = 0.25645 win_length^2``.
+
+    Parameters
+    ----------
+    mag : torch.Tensor, real >= 0, shape (..., n_freqs, n_frames)
+    params : STFTParams
+    tol : float in (0, 1)
+        Coefficients below ``tol * max`` (per item) get a random phase and are not integrated.
+    seed : int
+        Seed of that random phase.
+
+    Returns
+    -------
+    torch.Tensor, phase in radians, same shape, dtype and device as ``mag``; not differentiable.
+    """
+    if mag.ndim < 2:
+        raise ParameterError(f"magnitude of shape {tuple(mag.shape)} needs (..., n_freqs, n_frames)")
+    if mag.shape[-2] != params.n_freqs:
+        raise ParameterError(f"magnitude has {mag.shape[-2]} rows, params give n_freqs={params.n_freqs}")
+    lam = _GAUSS_LAMBDA[params.window] * params.win_length**2
+    s = mag.detach().to("cpu", torch.float64).reshape(-1, *mag.shape[-2:]).numpy()
+    logs = np.log(np.maximum(s, 1e-300))
+    k0 = 1 if params.drop_dc else 0
+    k = np.arange(k0, k0 + s.shape[1], dtype=np.float64)[:, None]
+    hop, n = float(params.hop_length), float(params.n_fft)
+    d_k = np.gradient(logs, axis=1) if s.shape[1] > 1 else np.zeros_like(logs)
+    d_m = np.gradient(logs, axis=2) if s.shape[2] > 1 else np.zeros_like(logs)
+    dt = hop * (TWO_PI * k / n + n / lam * d_k)  # d_k, d_m are per-bin / per-frame centred differences
+    df = math.pi - lam / (hop * n) * d_m
+    rng = np.random.default_rng(seed)
+    noise = rng.uniform(-math.pi, math.pi, size=s.shape)
+    phase = _heap_integrate(logs, dt, df, math.log(tol), noise)
+    return torch.from_numpy(phase).reshape(mag.shape).to(device=mag.device, dtype=mag.dtype)
+
+
+@numba.njit(cache=True, parallel=True)
+def _heap_integrate(logs, dt, df, log_tol, noise):  # pragma: no cover - compiled; tested through pghi()
+    n_items, n_freqs, n_frames = logs.shape
+    out = np.empty_like(logs)
+    for b in numba.prange(n_items):
+        out[b] = _integrate_one(logs[b], dt[b], df[b], log_tol, noise[b])
+    return out
+
+
+@numba.njit(cache=True)
+def _integrate_one(logs, dt, df, log_tol, noise):  # pragma: no cover - compiled
+    n_freqs, n_frames = logs.shape
+    phase = noise.copy()
+    threshold = logs.max() + log_tol
+    done = logs <= threshold  # below tolerance: keep the random phase
+    order = np.argsort(-logs.ravel())
+    heap = [(0.0, 0)]
+    heap.pop()
+    for start in order:
+        k0, m0 = start // n_frames, start % n_frames
+        if done[k0, m0]:
+            continue
+        phase[k0, m0] = 0.0
+        done[k0, m0] = True
+        heapq.heappush(heap, (-logs[k0, m0], start))
+        while len(heap) > 0:
+            _, idx = heapq.heappop(heap)
+            k, m = idx // n_frames, idx % n_frames
+            if m + 1 < n_frames and not done[k, m + 1]:
+                phase[k, m + 1] = phase[k, m] + 0.5 * (dt[k, m] + dt[k, m + 1])
+                done[k, m + 1] = True
+                heapq.heappush(heap, (-logs[k, m + 1], idx + 1))
+            if m - 1 >= 0 and not done[k, m - 1]:
+                phase[k, m - 1] = phase[k, m] - 0.5 * (dt[k, m] + dt[k, m - 1])
+                done[k, m - 1] = True
+                heapq.heappush(heap, (-logs[k, m - 1], idx - 1))
+            if k + 1 < n_freqs and not done[k + 1, m]:
+                phase[k + 1, m] = phase[k, m] + 0.5 * (df[k, m] + df[k + 1, m])
+                done[k + 1, m] = True
+                heapq.heappush(heap, (-logs[k + 1, m], idx + n_frames))
+            if k - 1 >= 0 and not done[k - 1, m]:
+                phase[k - 1, m] = phase[k, m] - 0.5 * (df[k, m] + df[k - 1, m])
+                done[k - 1, m] = True
+                heapq.heappush(heap, (-logs[k - 1, m], idx - n_frames))
+    return phase
+
+
+def reconstruct(mag: torch.Tensor, params: STFTParams, settings: PhaseReconstruction, *,
+                length: int | None = None) -> torch.Tensor:
+    """Waveform from a magnitude with the given :class:`PhaseReconstruction` settings.
+
+    Parameters
+    ----------
+    mag : torch.Tensor, shape (..., n_freqs, n_frames)
+
+    Returns
+    -------
+    torch.Tensor, shape (..., length)
+    """
+    generator = torch.Generator().manual_seed(settings.seed)
+    return griffin_lim(mag, params, n_iter=settings.n_iter, momentum=settings.momentum, init=settings.init,
+                       length=length, tol=settings.tol, generator=generator)
