@@ -1,0 +1,560 @@
+"""The one generic adversarial trainer shared by every plugin.
+
+One *step* is one generator update preceded by ``n_critic`` discriminator updates. The trainer owns everything that
+is not model-specific: config resolution, seeding, the batch stream, losses + penalty + clipping, the EMA generator,
+AMP on CUDA, data-parallel training under ``torchrun``, checkpoints and resume, CSV + TensorBoard logs, a tqdm bar
+and periodic sample grids. A plugin supplies the models, the dataset, the data -> features transform, the latent
+prior, an optional :class:`~gan_plugins.api.Schedule` (e.g. progressive growing) and its renderers.
+
+Config precedence (lowest to highest): :data:`TRAINER_DEFAULTS` < the loss's literature defaults < the plugin's
+``default_config()`` < a config file < ``--set key=value`` overrides.
+
+Distributed: under ``torchrun`` (``WORLD_SIZE`` > 1) a process group is opened with gloo on CPU or NCCL on CUDA;
+each rank reads its own shard through a :class:`~torch.utils.data.DistributedSampler` and draws latents from its own
+seed; gradients (and float buffers, e.g. batch-norm statistics) are averaged across ranks with
+``torch.distributed.all_reduce`` before every optimiser step, which keeps every rank's parameters identical. This
+is the averaging ``DistributedDataParallel`` performs, done explicitly because DDP's reducer supports neither the
+double backward of the gradient penalty nor several discriminator forwards per backward. Rank 0 alone writes
+checkpoints, logs, samples and the progress bar.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import json
+import math
+import os
+import random
+import time
+from collections.abc import Callable, Mapping
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import Tensor, nn
+from torch.utils.data import DistributedSampler, default_collate
+
+from gan_plugins.api import GanPlugin, get_plugin
+from gan_plugins.checkpoint import LAST, capture_rng, load_checkpoint, restore_rng, save_checkpoint
+from gan_plugins.losses import clip_weights_, get_loss, gradient_penalty
+from specrep.errors import ParameterError, SpecrepError, check_positive_int
+
+__all__ = [
+    "TRAINER_DEFAULTS",
+    "TrainResult",
+    "Trainer",
+    "TrainingDiverged",
+    "parse_overrides",
+    "resolve_config",
+    "train",
+]
+
+TRAINER_DEFAULTS: dict[str, Any] = {
+    "steps": 2000,          # generator updates
+    "batch_size": 64,       # per rank
+    "seed": 0,
+    "ema_decay": 0.999,
+    "log_every": 10,
+    "sample_every": 500,
+    "ckpt_every": 500,
+    "eval_every": 0,        # 0: only at the end (when an evaluator is given)
+    "grid_size": 64,
+    "amp": True,            # bf16 autocast, CUDA only
+}
+
+
+class TrainingDiverged(SpecrepError, RuntimeError):
+    """A loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+# ---------------------------------------------------------------------------------------------------- config
+def parse_overrides(pairs: list[str] | None) -> dict[str, Any]:
+    """Parse ``["key=value", ...]``; values are JSON when they parse as JSON (``3``, ``1e-4``, ``[1,32,32]``,
+    ``true``), otherwise strings.
+
+    Raises
+    ------
+    ParameterError
+        If an item has no ``=`` or an empty key.
+    """
+    out: dict[str, Any] = {}
+    for item in pairs or []:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise ParameterError(f"--set {item!r} must look like key=value")
+        try:
+            out[key.strip()] = json.loads(raw)
+        except json.JSONDecodeError:
+            out[key.strip()] = raw
+    return out
+
+
+def _read_config_file(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise ParameterError(f"config file {path} does not exist")
+    text = path.read_text()
+    try:
+        if path.suffix == ".toml":
+            import tomllib
+
+            data = tomllib.loads(text)
+        else:
+            data = json.loads(text)
+    except ValueError as exc:
+        raise ParameterError(f"config file {path} does not parse: {exc}") from None
+    if not isinstance(data, dict):
+        raise ParameterError(f"config file {path} must hold a table/object of key = value")
+    return data
+
+
+def resolve_config(plugin: GanPlugin, *, loss: str, data: str, config_file: str | Path | None = None,
+                   overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Merge trainer, loss and plugin defaults with a config file and overrides into one plain dict.
+
+    Raises
+    ------
+    ParameterError
+        If the loss is unknown or a config-file/override key is not a known setting (the message lists them).
+    """
+    loss_obj = get_loss(loss)
+    base: dict[str, Any] = {"plugin": plugin.name, "loss": loss, "data": str(data)}
+    base.update(TRAINER_DEFAULTS)
+    base.update({k: list(v) if isinstance(v, tuple) else v for k, v in loss_obj.defaults.items()})
+    base.update(plugin.default_config())
+    for source, extra in (("config file", _read_config_file(config_file) if config_file else {}),
+                          ("--set", dict(overrides or {}))):
+        for key, value in extra.items():
+            if key in ("plugin", "loss", "data"):
+                raise ParameterError(f"{source} key {key!r} is given on the command line, not as a setting")
+            if key not in base:
+                raise ParameterError(f"{source} key {key!r} is not a setting; known: {', '.join(sorted(base))}")
+            base[key] = value
+    for key in ("steps", "batch_size", "n_critic", "log_every", "grid_size"):
+        check_positive_int(key, base[key])
+    for key in ("sample_every", "ckpt_every", "eval_every"):
+        if isinstance(base[key], bool) or not isinstance(base[key], int) or base[key] < 0:
+            raise ParameterError(f"{key}={base[key]!r} must be an integer >= 0")
+    if not 0.0 <= float(base["ema_decay"]) < 1.0:
+        raise ParameterError(f"ema_decay={base['ema_decay']!r} must be in [0, 1)")
+    return base
+
+
+# ---------------------------------------------------------------------------------------------- batch stream
+class _BatchStream:
+    """Endless batches through a DistributedSampler; its position (epoch, offset) is part of the checkpoint."""
+
+    def __init__(self, dataset, batch_size: int, *, seed: int, rank: int, world: int) -> None:
+        if len(dataset) < batch_size * world:
+            raise ParameterError(f"dataset of {len(dataset)} items is smaller than batch_size={batch_size} x "
+                                 f"{world} rank(s)")
+        self.dataset, self.batch_size = dataset, batch_size
+        self.sampler = DistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=True, seed=seed,
+                                          drop_last=True)
+        self.epoch, self.offset = 0, 0
+        self._order: list[int] | None = None
+
+    def _indices(self) -> list[int]:
+        if self._order is None:
+            self.sampler.set_epoch(self.epoch)
+            self._order = list(self.sampler)
+        return self._order
+
+    def next(self) -> Tensor:
+        if self.offset + self.batch_size > len(self._indices()):
+            self.epoch, self.offset, self._order = self.epoch + 1, 0, None
+        idx = self._indices()[self.offset: self.offset + self.batch_size]
+        self.offset += self.batch_size
+        images = getattr(self.dataset, "images", None)
+        if isinstance(images, Tensor):
+            return images[torch.tensor(idx)]
+        batch = default_collate([self.dataset[i] for i in idx])
+        return batch[0] if isinstance(batch, (list, tuple)) else batch
+
+    def state_dict(self) -> dict[str, int]:
+        return {"epoch": self.epoch, "offset": self.offset}
+
+    def load_state_dict(self, state: Mapping[str, int]) -> None:
+        self.epoch, self.offset, self._order = int(state["epoch"]), int(state["offset"]), None
+
+
+# ---------------------------------------------------------------------------------------------------- helpers
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)  # noqa: NPY002 - seeds the legacy global state third-party code may use
+    torch.manual_seed(seed)
+
+
+def _grad_norm(module: nn.Module) -> float:
+    norms = [p.grad.detach().norm(2) for p in module.parameters() if p.grad is not None]
+    return float(torch.stack(norms).norm(2)) if norms else 0.0
+
+
+def _make_optimizer(params, cfg: Mapping[str, Any], lr: float) -> torch.optim.Optimizer:
+    if cfg["optimizer"] == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr)
+    return torch.optim.Adam(params, lr=lr, betas=tuple(cfg["betas"]))
+
+
+@torch.no_grad()
+def _ema_update(ema: nn.Module, model: nn.Module, decay: float, step: int) -> None:
+    d = min(decay, (1.0 + step) / (10.0 + step))  # warm-up: early averages do not drag the random init along
+    for pe, pm in zip(ema.parameters(), model.parameters(), strict=True):
+        pe.lerp_(pm, 1.0 - d)
+    for be, bm in zip(ema.buffers(), model.buffers(), strict=True):
+        be.copy_(bm)
+
+
+@dataclass
+class TrainResult:
+    """Outcome of :func:`train`.
+
+    Attributes
+    ----------
+    run_dir : Path
+    step : int
+        Generator steps completed.
+    history : list of dict
+        One row per logged step (the CSV rows).
+    evals : list of dict
+        Evaluator outputs with their ``step``.
+    diverged : str
+        Empty, or the divergence message when the run stopped on a NaN/Inf loss.
+    seconds : float
+        Wall time of the training loop.
+    """
+
+    run_dir: Path
+    step: int
+    history: list[dict[str, float]] = field(default_factory=list)
+    evals: list[dict[str, float]] = field(default_factory=list)
+    diverged: str = ""
+    seconds: float = 0.0
+
+
+# ---------------------------------------------------------------------------------------------------- trainer
+class Trainer:
+    """Generic adversarial training of one plugin with one loss.
+
+    Parameters
+    ----------
+    plugin : GanPlugin
+    config : dict
+        Resolved config (:func:`resolve_config`).
+    run_dir : path
+        Where ``last.pt``, ``config.json``, ``log.csv``, ``evals.csv``, ``tb/`` and ``samples/`` go.
+    evaluator : callable, optional
+        ``evaluator(generator_ema, step) -> dict`` of scalars, called every ``eval_every`` steps and at the end (rank
+        0). It must not draw from the global RNGs (use its own ``torch.Generator``) so resume stays exact.
+    progress : bool
+        Show a tqdm bar (rank 0).
+    """
+
+    def __init__(self, plugin: GanPlugin, config: Mapping[str, Any], run_dir: str | Path, *,
+                 evaluator: Callable[[nn.Module, int], Mapping[str, float]] | None = None,
+                 progress: bool = True) -> None:
+        self.plugin, self.cfg, self.run_dir = plugin, dict(config), Path(run_dir)
+        self.evaluator, self.progress = evaluator, progress
+        self.loss = get_loss(self.cfg["loss"])
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        if self.world > 1 and not dist.is_initialized():
+            dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        if torch.cuda.is_available():
+            self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+            torch.cuda.set_device(self.device)
+        else:
+            self.device = torch.device("cpu")
+        self.amp = bool(self.cfg["amp"]) and self.device.type == "cuda"
+
+        seed = int(self.cfg["seed"])
+        _seed_everything(seed)  # identical initial weights on every rank
+        self.generator, self.discriminator = (m.to(self.device) for m in plugin.build(self.cfg))
+        self.ema = copy.deepcopy(self.generator).eval().requires_grad_(False)
+        self.opt_g = _make_optimizer(self.generator.parameters(), self.cfg, float(self.cfg["lr_g"]))
+        self.opt_d = _make_optimizer(self.discriminator.parameters(), self.cfg, float(self.cfg["lr_d"]))
+        self.schedule = plugin.schedule(self.cfg)
+        self.stream = _BatchStream(plugin.dataset(self.cfg["data"], self.cfg, split="train"),
+                                   int(self.cfg["batch_size"]), seed=seed, rank=self.rank, world=self.world)
+        _seed_everything(seed + 1_000_003 * self.rank)  # one noise seed per rank
+        self.grid_latent = plugin.latent(int(self.cfg["grid_size"]), self.cfg, device=self.device,
+                                         generator=torch.Generator(self.device).manual_seed(seed + 7))
+        self.step = 0
+        self.history: list[dict[str, float]] = []
+        self.evals: list[dict[str, float]] = []
+
+    # ------------------------------------------------------------------------------------------ state
+    def state_dict(self) -> dict[str, Any]:
+        """Full training state: models, EMA, optimisers, RNG, data position, step, config and schedule state."""
+        return {
+            "format": 1,
+            "kind": "training",
+            "step": self.step,
+            "config": self.cfg,
+            "generator": self.generator.state_dict(),
+            "discriminator": self.discriminator.state_dict(),
+            "ema": self.ema.state_dict(),
+            "opt_g": self.opt_g.state_dict(),
+            "opt_d": self.opt_d.state_dict(),
+            "rng": capture_rng(),
+            "stream": self.stream.state_dict(),
+            "schedule": self.schedule.at(self.step) if self.schedule is not None else {},
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore a :meth:`state_dict` (the RNG of rank 0 is reseeded per rank under DDP)."""
+        self.generator.load_state_dict(state["generator"])
+        self.discriminator.load_state_dict(state["discriminator"])
+        self.ema.load_state_dict(state["ema"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        self.stream.load_state_dict(state["stream"])
+        self.step = int(state["step"])
+        if self.world == 1:
+            restore_rng(state["rng"])
+        else:
+            _seed_everything(int(self.cfg["seed"]) + 1_000_003 * self.rank + self.step)
+
+    def save(self) -> Path | None:
+        """Write ``last.pt`` atomically (rank 0 only)."""
+        if self.rank != 0:
+            return None
+        return save_checkpoint(self.state_dict(), self.run_dir / LAST)
+
+    # ------------------------------------------------------------------------------------------- step
+    def _sync(self, module: nn.Module) -> None:
+        if self.world == 1:
+            return
+        for p in module.parameters():
+            if p.grad is not None:
+                dist.all_reduce(p.grad)
+                p.grad.div_(self.world)
+
+    def _sync_buffers(self, module: nn.Module) -> None:
+        if self.world == 1:
+            return
+        for b in module.buffers():
+            if b.is_floating_point():
+                dist.all_reduce(b)
+                b.div_(self.world)
+
+    def _autocast(self):
+        return torch.autocast("cuda", dtype=torch.bfloat16) if self.amp else nullcontext()
+
+    def train_step(self) -> dict[str, float]:
+        """One generator update after ``n_critic`` discriminator updates; returns the logged scalars.
+
+        Raises
+        ------
+        TrainingDiverged
+            If a loss is NaN or infinite (on any rank).
+        """
+        cfg, plugin, loss = self.cfg, self.plugin, self.loss
+        sched = self.schedule.at(self.step) if self.schedule is not None else {}
+        plugin.apply_schedule(self.generator, self.discriminator, sched)
+        plugin.apply_schedule(self.ema, self.discriminator, sched)
+        bs = int(cfg["batch_size"])
+        gp_w, clip = float(cfg["gp_weight"]), float(cfg["clip"])
+        self.generator.train()
+        self.discriminator.train()
+        for _ in range(int(cfg["n_critic"])):
+            real = plugin.features(self.stream.next().to(self.device), cfg, sched)
+            z = plugin.latent(bs, cfg, device=self.device)
+            with self._autocast():
+                with torch.no_grad():
+                    fake = self.generator(z)
+                d_real, d_fake = self.discriminator(real), self.discriminator(fake)
+                loss_d = loss.d_loss(d_real.float(), d_fake.float())
+            penalty = (gradient_penalty(self.discriminator, real, fake.float(), weight=gp_w)
+                       if gp_w > 0 else torch.zeros((), device=self.device))
+            self.opt_d.zero_grad(set_to_none=True)
+            (loss_d + penalty).backward()
+            self._sync(self.discriminator)
+            gn_d = _grad_norm(self.discriminator)
+            self.opt_d.step()
+            if clip > 0:
+                clip_weights_(self.discriminator, clip)
+        z = plugin.latent(bs, cfg, device=self.device)
+        with self._autocast():
+            loss_g = loss.g_loss(self.discriminator(self.generator(z)).float())
+        self.opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        self._sync(self.generator)
+        gn_g = _grad_norm(self.generator)
+        self.opt_g.step()
+        self._sync_buffers(self.generator)
+        self._sync_buffers(self.discriminator)
+
+        row = {"step": self.step + 1, "loss_d": loss_d.item(), "loss_g": loss_g.item(), "penalty": penalty.item(),
+               "d_real": d_real.detach().float().mean().item(), "d_fake": d_fake.detach().float().mean().item(),
+               "grad_norm_d": gn_d, "grad_norm_g": gn_g}
+        bad = not all(math.isfinite(row[k]) for k in ("loss_d", "loss_g", "penalty"))
+        if self.world > 1:
+            flag = torch.tensor([float(bad)], device=self.device)
+            dist.all_reduce(flag)
+            bad = bool(flag.item() > 0)
+        if bad:
+            raise TrainingDiverged(
+                f"training diverged at step {self.step + 1} (loss {cfg['loss']}: loss_d={row['loss_d']:.4g}, "
+                f"loss_g={row['loss_g']:.4g}); stopped, last good checkpoint kept at {self.run_dir / LAST}")
+        _ema_update(self.ema, self.generator, float(cfg["ema_decay"]), self.step)
+        self.step += 1
+        row.update({k: v for k, v in sched.items() if isinstance(v, (int, float))})
+        return row
+
+    # -------------------------------------------------------------------------------------------- run
+    @torch.no_grad()
+    def save_grid(self) -> Path:
+        self.ema.eval()
+        with self._autocast():
+            samples = self.ema(self.grid_latent).float()
+        return self.plugin.save_grid(samples, self.run_dir / "samples" / f"step_{self.step:07d}.png", self.cfg)
+
+    def _evaluate(self) -> None:
+        self.ema.eval()
+        row = {"step": self.step, **{k: float(v) for k, v in self.evaluator(self.ema, self.step).items()}}
+        self.evals.append(row)
+        _append_csv(self.run_dir / "evals.csv", row)
+        if self._tb is not None:
+            for k, v in row.items():
+                if k != "step":
+                    self._tb.add_scalar(f"eval/{k}", v, self.step)
+
+    def run(self, steps: int | None = None) -> TrainResult:
+        """Train until ``steps`` generator steps in total (default: config ``steps``), checkpointing on the way.
+
+        Returns a :class:`TrainResult`; a divergence is recorded in it (and re-raised when ``raise_on_diverge``
+        was asked through :func:`train`).
+        """
+        total = int(steps if steps is not None else self.cfg["steps"])
+        check_positive_int("steps", total)
+        rank0 = self.rank == 0
+        self._tb = None
+        if rank0:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            (self.run_dir / "config.json").write_text(json.dumps(self.cfg, indent=2, sort_keys=True) + "\n")
+            from torch.utils.tensorboard import SummaryWriter
+
+            self._tb = SummaryWriter(str(self.run_dir / "tb"), purge_step=self.step + 1 if self.step else None)
+        bar = None
+        if rank0 and self.progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=total, initial=self.step, desc=f"{self.plugin.name}/{self.cfg['loss']}",
+                       dynamic_ncols=True, leave=False)
+        result = TrainResult(self.run_dir, self.step)
+        t0 = time.perf_counter()
+        try:
+            while self.step < total:
+                row = self.train_step()
+                if bar is not None:
+                    bar.update(1)
+                if rank0 and (self.step % int(self.cfg["log_every"]) == 0 or self.step == total):
+                    row["seconds"] = time.perf_counter() - t0
+                    self.history.append(row)
+                    _append_csv(self.run_dir / "log.csv", row)
+                    for k, v in row.items():
+                        if k != "step":
+                            self._tb.add_scalar(f"train/{k}", v, self.step)
+                    if bar is not None:
+                        bar.set_postfix(loss_d=f"{row['loss_d']:.3f}", loss_g=f"{row['loss_g']:.3f}")
+                every = int(self.cfg["eval_every"])
+                if rank0 and self.evaluator is not None and every and self.step % every == 0 and self.step < total:
+                    self._evaluate()
+                if rank0 and int(self.cfg["sample_every"]) and self.step % int(self.cfg["sample_every"]) == 0:
+                    self.save_grid()
+                if int(self.cfg["ckpt_every"]) and self.step % int(self.cfg["ckpt_every"]) == 0:
+                    self.save()
+            if rank0:
+                self.save()
+                self.save_grid()
+                if self.evaluator is not None:
+                    self._evaluate()
+        except TrainingDiverged as exc:
+            result.diverged = str(exc)
+        finally:
+            if bar is not None:
+                bar.close()
+            if self._tb is not None:
+                self._tb.close()
+        result.step, result.history, result.evals = self.step, self.history, self.evals
+        result.seconds = time.perf_counter() - t0
+        return result
+
+
+def _append_csv(path: Path, row: Mapping[str, float]) -> None:
+    new = not path.exists()
+    if not new:
+        with open(path, newline="") as fh:
+            header = next(csv.reader(fh), [])
+        if header != list(row):
+            # a schedule key appeared or a resumed run logs another column set: keep one header per file
+            path.rename(path.with_name(path.stem + f".{int(time.time())}.csv"))
+            new = True
+    with open(path, "a", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(row))
+        if new:
+            writer.writeheader()
+        writer.writerow(row)
+
+
+def train(plugin: str, *, data: str, loss: str, out: str | Path, steps: int | None = None,
+          config_file: str | Path | None = None, overrides: Mapping[str, Any] | None = None, resume: bool = False,
+          evaluator: Callable[[nn.Module, int], Mapping[str, float]] | None = None, progress: bool = True,
+          raise_on_diverge: bool = True) -> TrainResult:
+    """Train ``plugin`` with ``loss`` on ``data`` into the run folder ``out``.
+
+    Parameters
+    ----------
+    plugin : str
+        Registered plugin name (see :func:`gan_plugins.api.list_plugins`).
+    data : str
+        Passed to the plugin's ``dataset`` hook (``"mnist"``, an IDX folder, an ``.npy`` file, ...).
+    loss : str
+        One of :func:`gan_plugins.losses.available_losses`.
+    out : path
+        Run folder. Must not hold a checkpoint unless ``resume``.
+    steps : int, optional
+        Total generator steps (overrides the config).
+    config_file, overrides :
+        Config overlays (JSON/TOML file; ``{"key": value}``).
+    resume : bool
+        Continue from ``out/last.pt`` exactly (its stored config is used; ``steps`` may extend it).
+    evaluator : callable, optional
+        See :class:`Trainer`.
+    raise_on_diverge : bool
+        Re-raise :class:`TrainingDiverged` (True) or return it in :attr:`TrainResult.diverged`.
+
+    Raises
+    ------
+    PluginError, ParameterError, CheckpointError, TrainingDiverged
+    """
+    out = Path(out)
+    ckpt = out / LAST
+    if resume:
+        state = load_checkpoint(ckpt)
+        cfg = dict(state["config"])
+        if cfg.get("plugin") != plugin or cfg.get("loss") != loss:
+            raise ParameterError(f"{ckpt} was trained as {cfg.get('plugin')}/{cfg.get('loss')}, not {plugin}/{loss}")
+        plug = get_plugin(plugin)
+    else:
+        if ckpt.exists():
+            raise ParameterError(f"{out} already holds a checkpoint; pass --resume to continue or pick another --out")
+        plug = get_plugin(plugin)
+        cfg = resolve_config(plug, loss=loss, data=data, config_file=config_file, overrides=overrides)
+        state = None
+    if steps is not None:
+        check_positive_int("steps", steps)
+        cfg["steps"] = int(steps)
+    trainer = Trainer(plug, cfg, out, evaluator=evaluator, progress=progress)
+    if state is not None:
+        trainer.load_state_dict(state)
+    result = trainer.run()
+    if result.diverged and raise_on_diverge:
+        raise TrainingDiverged(result.diverged)
+    return result
