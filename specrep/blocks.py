@@ -199,7 +199,10 @@ class _MelBase(Block):
         n_iter = self.params.n_iter if self.params.inverse == "nnls" else 0
         lin = Fn.mel_unproject(torch.clamp(mel, min=0.0), self.fb.to(mel.dtype), self.inv.to(mel.dtype),
                                n_iter=n_iter)
-        return lin ** (1.0 / self.params.power)
+        if self.params.power == 1.0:
+            return lin
+        # The floor keeps the root's gradient finite where a band went to exactly zero (sqrt'(0) = inf).
+        return torch.clamp(lin, min=1e-20) ** (1.0 / self.params.power)
 
     def extra_repr(self) -> str:
         p = self.params

@@ -45,7 +45,7 @@ def loudness(mag: torch.Tensor, freqs, *, window_power: float = 1.0, floor_db: f
     mag : torch.Tensor, shape (..., freq, frames)
     freqs : sequence of float, Hz, one per row
     window_power : float
-        ``sum(window ** 2) * n_fft / 2`` makes a full-scale sine read about 0 dB (see :func:`describe`).
+        ``sum(window ** 2) * n_fft / 4`` makes a full-scale sine read 0 dB (see :func:`describe`).
     floor_db : float
         Lower bound (silence).
 
@@ -121,7 +121,7 @@ def describe(wave: torch.Tensor, sample_rate: int, *, n_fft: int = 1024, hop_len
     win = Fn.window(params, dtype=wave.dtype, device=wave.device)
     mag = Fn.stft(wave, params, win).abs()
     freqs = params.frequencies()
-    window_power = float((win**2).sum()) * n_fft / 2.0
+    window_power = float((win**2).sum()) * n_fft / 4.0  # a full-scale sine reads 0 dB
     return {
         "loudness": loudness(mag, freqs, window_power=window_power),
         "centroid": spectral_centroid(mag, freqs),

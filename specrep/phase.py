@@ -119,8 +119,9 @@ def _initial_angles(mag, params, init, tol, generator):
     if init == "zeros":
         return torch.polar(torch.ones_like(mag), torch.zeros_like(mag))
     if init == "random":
-        u = torch.rand(mag.shape, generator=generator, dtype=mag.dtype, device="cpu" if generator is None
-                       else generator.device).to(mag.device)
+        # Drawn for one item and shared across the batch, so an item's result does not depend on its batch.
+        u = torch.rand(mag.shape[-2:], generator=generator, dtype=mag.dtype, device="cpu" if generator is None
+                       else generator.device).to(mag.device).expand(mag.shape)
         return torch.polar(torch.ones_like(mag), TWO_PI * u)
     return torch.polar(torch.ones_like(mag), pghi(mag.detach(), params, tol=tol))
 
@@ -171,7 +172,8 @@ def pghi(mag: torch.Tensor, params: STFTParams, *, tol: float = 1e-5, seed: int 
     dt = hop * (TWO_PI * k / n + n / lam * d_k)  # d_k, d_m are per-bin / per-frame centred differences
     df = math.pi - lam / (hop * n) * d_m
     rng = np.random.default_rng(seed)
-    noise = rng.uniform(-math.pi, math.pi, size=s.shape)
+    # One noise pattern per (freq, frames) shape, shared by every item: results do not depend on batching.
+    noise = np.broadcast_to(rng.uniform(-math.pi, math.pi, size=s.shape[1:]), s.shape).copy()
     phase = _heap_integrate(logs, dt, df, math.log(tol), noise)
     return torch.from_numpy(phase).reshape(mag.shape).to(device=mag.device, dtype=mag.dtype)
 
