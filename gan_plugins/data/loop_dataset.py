@@ -1,0 +1,94 @@
+"""A torch ``Dataset`` over a memory-mapped loop dataset, safe for DataLoader workers and DistributedSampler.
+
+The file is validated once at construction and then mapped lazily, once per process: the object pickles without
+its map (spawned workers reopen it) and a forked worker notices the new process id and reopens it too. Random
+access reads one row; the resident memory is the pages touched, which the OS may drop at will, so iterating a
+dataset far larger than memory stays cheap.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from specrep.errors import ParameterError
+
+from .loops import LoopsInfo, open_loops, to_float
+
+
+class LoopDataset(Dataset):
+    """Loops as float32 tensors of shape (samples,).
+
+    Parameters
+    ----------
+    path : str or PathLike
+        A ``.npy`` with sidecar, or a raw memmap with ``shape`` and ``dtype``.
+    shape, dtype, offset, sample_rate
+        As in :func:`gan_plugins.data.loops.open_loops`.
+    indices : sequence of int, optional
+        Use only these rows (a train/test split), in this order.
+    with_index : bool
+        Return ``(wave, row)`` instead of ``wave`` (row = position in the file, to look up labels).
+
+    Notes
+    -----
+    int16 data is scaled to [-1, 1] by 1/32767; float data is returned as stored.
+    """
+
+    def __init__(self, path, *, shape=None, dtype=None, offset: int = 0, sample_rate: int | None = None,
+                 indices=None, with_index: bool = False):
+        self._open_kwargs = {"shape": shape, "dtype": dtype, "offset": offset, "sample_rate": sample_rate}
+        self.path = os.fspath(path)
+        data, self.info = open_loops(self.path, **self._open_kwargs)  # validates now, in the main process
+        del data
+        if indices is None:
+            self.indices = None
+        else:
+            self.indices = np.asarray(indices, dtype=np.int64)
+            if self.indices.ndim != 1 or (self.indices.size and (self.indices.min() < 0
+                                                                  or self.indices.max() >= self.info.n)):
+                raise ParameterError(f"indices must be a 1-d sequence of rows in [0, {self.info.n})")
+        self.with_index = with_index
+        self._data = None
+        self._pid = None
+
+    @property
+    def sample_rate(self) -> int | None:
+        """Sample rate in Hz (None for a raw memmap opened without one)."""
+        return self.info.sample_rate
+
+    @property
+    def labels(self) -> list:
+        """Per-row labels from the sidecar (a list of None when there are none)."""
+        labels = self.info.meta.get("labels")
+        return labels if labels is not None else [None] * self.info.n
+
+    def _rows(self) -> np.ndarray:
+        if self._data is None or self._pid != os.getpid():
+            self._data, _ = open_loops(self.path, **self._open_kwargs)
+            self._pid = os.getpid()
+        return self._data
+
+    def __len__(self) -> int:
+        return self.info.n if self.indices is None else int(self.indices.size)
+
+    def __getitem__(self, i: int):
+        if not -len(self) <= i < len(self):
+            raise IndexError(f"index {i} out of range for {len(self)} loops")
+        row = int(self.indices[i]) if self.indices is not None else i % self.info.n
+        wave = torch.from_numpy(to_float(np.array(self._rows()[row])))
+        return (wave, row) if self.with_index else wave
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_data"] = None  # a worker maps the file itself
+        state["_pid"] = None
+        return state
+
+    def __repr__(self) -> str:
+        info: LoopsInfo = self.info
+        return (f"LoopDataset({self.path!r}, n={len(self)}, samples={info.samples}, dtype={info.dtype}, "
+                f"sample_rate={info.sample_rate})")

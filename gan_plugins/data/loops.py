@@ -1,0 +1,339 @@
+"""Memory-mapped loop datasets: a ``.npy`` of shape (N, samples) plus a JSON sidecar.
+
+Format
+------
+``NAME.npy``
+    A standard numpy ``.npy`` file (format 1.0), C order, dtype ``float32`` (values in [-1, 1]) or ``int16``
+    (full scale 32767), shape ``(N, samples)``. Anything that reads ``.npy`` reads it; :func:`open_loops` maps it
+    with ``np.load(mmap_mode="r")`` so a dataset far larger than memory is read a row at a time.
+``NAME.json``
+    The sidecar, written last: ``format``, ``version``, ``n``, ``samples``, ``dtype``, ``sample_rate``,
+    ``seconds``, ``npy_bytes`` (size of the ``.npy``, checked on open), ``created_by``, ``settings`` (how it was
+    made), ``source_files`` (distinct source paths), per item ``item_source`` (index into ``source_files``, -1 for
+    none) and ``item_offset_s`` (start of the loop in its source, seconds), ``labels`` (a dict per item or null),
+    and ``stats`` (normalisation statistics, null until :func:`update_stats` stores some).
+
+A dataset is valid only when both files exist and agree. :class:`LoopWriter` appends rows to a temporary file
+(constant memory, the row count need not be known in advance), and on :meth:`LoopWriter.commit` removes any old
+sidecar, renames the data into place, then renames the new sidecar into place — so a run interrupted at any point
+leaves either the previous dataset or a ``.npy`` without a sidecar, which :func:`open_loops` refuses.
+
+The seed's kind of file — a raw memmap with no header — opens with explicit ``shape`` and ``dtype``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from specrep.errors import ParameterError, SpecrepError, check_positive_int
+
+FORMAT = "loopgan-loops"
+VERSION = 1
+DTYPES = ("float32", "int16")
+INT16_SCALE = 32767.0
+_MAGIC = b"\x93NUMPY\x01\x00"
+_HEADER_BYTES = 128  # magic (8) + length (2) + header text, room for shapes up to 20-digit dimensions
+
+
+class DatasetError(SpecrepError, OSError):
+    """A loop dataset is missing, incomplete, or its files disagree."""
+
+
+def sidecar_path(path: str | os.PathLike) -> Path:
+    """The sidecar of ``NAME.npy`` is ``NAME.json``."""
+    return Path(path).with_suffix(".json")
+
+
+def _header(dtype: np.dtype, rows: int, samples: int) -> bytes:
+    text = f"{{'descr': '{dtype.str}', 'fortran_order': False, 'shape': ({rows}, {samples}), }}"
+    room = _HEADER_BYTES - len(_MAGIC) - 2 - 1
+    if len(text) > room:  # pragma: no cover - needs dimensions of more than 20 digits
+        raise ParameterError(f"shape ({rows}, {samples}) is too large for the .npy header")
+    text = text.ljust(room) + "\n"
+    return _MAGIC + len(text).to_bytes(2, "little") + text.encode("latin1")
+
+
+def to_storage(wave: np.ndarray, dtype: str) -> np.ndarray:
+    """Convert float waves in [-1, 1] to the storage dtype (int16: rounded, clipped to ±32767)."""
+    wave = np.asarray(wave, dtype=np.float32)
+    if dtype == "int16":
+        return np.round(np.clip(wave, -1.0, 1.0) * INT16_SCALE).astype(np.int16)
+    return wave
+
+
+def to_float(rows: np.ndarray) -> np.ndarray:
+    """Stored rows as float32 waves in [-1, 1] (int16 divided by 32767)."""
+    if rows.dtype == np.int16:
+        return rows.astype(np.float32) / np.float32(INT16_SCALE)
+    return np.asarray(rows, dtype=np.float32)
+
+
+class LoopWriter:
+    """Write a loop dataset incrementally with constant memory.
+
+    Rows go straight to ``NAME.npy.part``; nothing under the final names changes until :meth:`commit`. Use as a
+    context manager: leaving the block by an exception calls :meth:`abort` (the partial file is deleted).
+
+    Parameters
+    ----------
+    path : str or PathLike
+        Destination ``.npy`` (the suffix is required).
+    samples : int > 0
+        Samples per loop.
+    sample_rate : int > 0
+        In Hz.
+    dtype : {"float32", "int16"}
+        Storage type; int16 halves the size (16-bit resolution, about 96 dB of dynamic range).
+    created_by : str
+        Recorded in the sidecar (``"synth"``, ``"prepare"``, ...).
+    settings : dict, optional
+        JSON-serialisable description of how the data was made, recorded in the sidecar.
+    """
+
+    def __init__(self, path: str | os.PathLike, *, samples: int, sample_rate: int, dtype: str = "float32",
+                 created_by: str = "unknown", settings: dict | None = None):
+        check_positive_int("samples", samples)
+        check_positive_int("sample_rate", sample_rate)
+        if dtype not in DTYPES:
+            raise ParameterError(f"dtype={dtype!r} is not one of {', '.join(DTYPES)}")
+        self.path = Path(path)
+        if self.path.suffix != ".npy":
+            raise ParameterError(f"{self.path}: a loop dataset must be named *.npy")
+        if self.path.is_dir():
+            raise ParameterError(f"{self.path}: is a directory")
+        self.samples, self.sample_rate, self.dtype = samples, sample_rate, np.dtype(dtype)
+        self.created_by, self.settings = created_by, dict(settings or {})
+        self.n = 0
+        self._sources: dict[str, int] = {}
+        self._item_source: list[int] = []
+        self._item_offset: list[float] = []
+        self._labels: list = []
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._tmp = self.path.with_name(self.path.name + ".part")
+        self._file = open(self._tmp, "wb")  # noqa: SIM115 - closed by commit/abort
+        self._file.write(_header(self.dtype, 0, samples))
+
+    def append(self, waves: np.ndarray, *, sources=None, offsets=None, labels=None) -> None:
+        """Append loops.
+
+        Parameters
+        ----------
+        waves : np.ndarray, shape (k, samples)
+            Float waves in [-1, 1] (converted to the storage dtype).
+        sources : sequence of (str or None), length k, optional
+            Source file of each loop.
+        offsets : sequence of float, length k, optional
+            Start of each loop in its source, seconds.
+        labels : sequence of (dict or None), length k, optional
+            JSON-serialisable label of each loop.
+        """
+        if self._file is None:
+            raise DatasetError(f"{self.path}: writer is already closed")
+        waves = np.asarray(waves)
+        if waves.ndim != 2 or waves.shape[1] != self.samples:
+            raise ParameterError(f"waves has shape {waves.shape}; expected (k, {self.samples})")
+        k = waves.shape[0]
+        for name, seq in (("sources", sources), ("offsets", offsets), ("labels", labels)):
+            if seq is not None and len(seq) != k:
+                raise ParameterError(f"{name} has {len(seq)} entries for {k} loops")
+        if not np.isfinite(waves).all():
+            raise ParameterError("waves contain NaN or Inf samples")
+        self._file.write(np.ascontiguousarray(to_storage(waves, self.dtype.name)).tobytes())
+        for i in range(k):
+            src = None if sources is None else sources[i]
+            self._item_source.append(-1 if src is None else self._sources.setdefault(str(src), len(self._sources)))
+            self._item_offset.append(0.0 if offsets is None else round(float(offsets[i]), 6))
+            self._labels.append(None if labels is None else labels[i])
+        self.n += k
+
+    def commit(self) -> Path:
+        """Finish the header, flush to disk, and move data then sidecar into place. Returns the ``.npy`` path."""
+        if self._file is None:
+            raise DatasetError(f"{self.path}: writer is already closed")
+        if self.n == 0:
+            self.abort()
+            raise DatasetError(f"{self.path}: no loops to write")
+        self._file.seek(0)
+        self._file.write(_header(self.dtype, self.n, self.samples))
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._file.close()
+        self._file = None
+        side = sidecar_path(self.path)
+        side_tmp = side.with_name(side.name + ".part")
+        meta = {
+            "format": FORMAT, "version": VERSION, "n": self.n, "samples": self.samples,
+            "dtype": self.dtype.name, "sample_rate": self.sample_rate,
+            "seconds": self.samples / self.sample_rate, "npy_bytes": os.path.getsize(self._tmp),
+            "created_by": self.created_by, "settings": self.settings,
+            "source_files": list(self._sources), "item_source": self._item_source,
+            "item_offset_s": self._item_offset, "labels": self._labels, "stats": None,
+        }
+        _write_json(side_tmp, meta)
+        side.unlink(missing_ok=True)  # from here until the last rename no valid-looking pair exists
+        os.replace(self._tmp, self.path)
+        os.replace(side_tmp, side)
+        return self.path
+
+    def abort(self) -> None:
+        """Close and delete the partial file (the destination is untouched)."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        self._tmp.unlink(missing_ok=True)
+
+    def __enter__(self) -> LoopWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None:
+            self.abort()
+        elif self._file is not None:
+            self.commit()
+
+
+def _write_json(path: Path, obj) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(obj, f, separators=(",", ":"))
+        f.flush()
+        os.fsync(f.fileno())
+
+
+@dataclass
+class LoopsInfo:
+    """What is known about an opened dataset.
+
+    Attributes
+    ----------
+    path : Path
+    n, samples : int
+        Shape of the data.
+    dtype : str
+        ``"float32"``, ``"int16"`` or, for a raw memmap, any numpy dtype name.
+    sample_rate : int or None
+        None for a raw memmap opened without one.
+    meta : dict
+        The sidecar (empty for a raw memmap or a bare ``.npy``).
+    """
+
+    path: Path
+    n: int
+    samples: int
+    dtype: str
+    sample_rate: int | None
+    meta: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def seconds(self) -> float | None:
+        """Duration of one loop in seconds (None without a sample rate)."""
+        return None if not self.sample_rate else self.samples / self.sample_rate
+
+
+def open_loops(path: str | os.PathLike, *, shape=None, dtype=None, offset: int = 0,
+               sample_rate: int | None = None) -> tuple[np.ndarray, LoopsInfo]:
+    """Map a loop dataset read-only.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        A ``.npy`` with its sidecar, or a raw memmap (give ``shape`` and ``dtype``).
+    shape : (int, int), optional
+        ``(N, samples)`` of a raw memmap.
+    dtype : str, optional
+        Numpy dtype of a raw memmap (e.g. ``"float32"``, ``"int16"``).
+    offset : int >= 0
+        Bytes to skip at the start of a raw memmap.
+    sample_rate : int, optional
+        Sample rate of a raw memmap, or of a ``.npy`` without sidecar (opening such a file needs it: a ``.npy``
+        whose sidecar is missing is otherwise taken for an interrupted write and refused).
+
+    Returns
+    -------
+    data : np.memmap or np.ndarray (memory-mapped), shape (N, samples)
+    info : LoopsInfo
+
+    Raises
+    ------
+    DatasetError
+        Missing files, a sidecar that disagrees with the data, or a bare ``.npy`` without ``sample_rate``.
+    ParameterError
+        Inconsistent ``shape``/``dtype``/``offset``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(f"{path}: no such dataset file")
+    if shape is not None or dtype is not None:
+        return _open_raw(path, shape, dtype, offset, sample_rate)
+    side = sidecar_path(path)
+    try:
+        data = np.load(path, mmap_mode="r")
+    except (ValueError, OSError) as exc:
+        raise DatasetError(f"{path}: not a readable .npy file ({str(exc).splitlines()[0]}); for a raw "
+                           "memmap give its shape and dtype") from None
+    if data.ndim != 2:
+        raise DatasetError(f"{path}: array has shape {data.shape}; a loop dataset is (N, samples)")
+    if not side.is_file():
+        if sample_rate is None:
+            raise DatasetError(f"{path}: sidecar {side.name} is missing (an interrupted write?); give the "
+                               "sample rate to open a plain .npy anyway")
+        check_positive_int("sample_rate", sample_rate)
+        return data, LoopsInfo(path, data.shape[0], data.shape[1], data.dtype.name, sample_rate)
+    meta = read_sidecar(path)
+    expect = (meta["n"], meta["samples"], meta["dtype"], meta["npy_bytes"])
+    found = (data.shape[0], data.shape[1], data.dtype.name, os.path.getsize(path))
+    if expect != found:
+        raise DatasetError(f"{path}: sidecar says (n, samples, dtype, bytes) = {expect} but the data is {found}")
+    return data, LoopsInfo(path, meta["n"], meta["samples"], meta["dtype"], meta["sample_rate"], meta)
+
+
+def _open_raw(path: Path, shape, dtype, offset: int, sample_rate) -> tuple[np.ndarray, LoopsInfo]:
+    if shape is None or dtype is None:
+        raise ParameterError("a raw memmap needs both shape and dtype")
+    try:
+        shape = tuple(int(s) for s in shape)
+        dt = np.dtype(dtype)
+    except (TypeError, ValueError):
+        raise ParameterError(f"shape={shape!r} / dtype={dtype!r} are not a valid shape and numpy dtype") from None
+    if len(shape) != 2 or min(shape) <= 0:
+        raise ParameterError(f"shape={shape} must be (N, samples) with both > 0")
+    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+        raise ParameterError(f"offset={offset!r} must be an integer >= 0 (bytes)")
+    check_positive_int("sample_rate", sample_rate, allow_none=True)
+    need = offset + shape[0] * shape[1] * dt.itemsize
+    size = os.path.getsize(path)
+    if size != need:
+        raise ParameterError(f"{path}: {size} bytes, but shape={shape} dtype={dt.name} offset={offset} "
+                             f"needs {need}")
+    data = np.memmap(path, mode="r", dtype=dt, shape=shape, offset=offset)
+    return data, LoopsInfo(path, shape[0], shape[1], dt.name, sample_rate)
+
+
+def read_sidecar(path: str | os.PathLike) -> dict:
+    """Load and check the sidecar of ``NAME.npy`` (raises :class:`DatasetError` when absent or malformed)."""
+    side = sidecar_path(path)
+    try:
+        with open(side, encoding="utf-8") as f:
+            meta = json.load(f)
+    except FileNotFoundError:
+        raise DatasetError(f"{side}: sidecar not found") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DatasetError(f"{side}: sidecar is not valid JSON ({exc})") from None
+    needed = ("format", "n", "samples", "dtype", "sample_rate", "npy_bytes")
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT or any(k not in meta for k in needed):
+        raise DatasetError(f"{side}: not a {FORMAT} sidecar (needs {', '.join(needed)})")
+    return meta
+
+
+def update_stats(path: str | os.PathLike, stats: dict) -> None:
+    """Store normalisation statistics (any JSON-serialisable dict) in the sidecar, atomically."""
+    meta = read_sidecar(path)
+    meta["stats"] = stats
+    side = sidecar_path(path)
+    tmp = side.with_name(side.name + ".part")
+    _write_json(tmp, meta)
+    os.replace(tmp, side)
