@@ -226,7 +226,9 @@ class TrainResult:
     diverged : str
         Empty, or the divergence message when the run stopped on a NaN/Inf loss.
     seconds : float
-        Wall time of the training loop.
+        Wall time of the training loop, evaluations included.
+    eval_seconds : float
+        Part of ``seconds`` spent in the evaluator.
     """
 
     run_dir: Path
@@ -235,6 +237,7 @@ class TrainResult:
     evals: list[dict[str, float]] = field(default_factory=list)
     diverged: str = ""
     seconds: float = 0.0
+    eval_seconds: float = 0.0
 
 
 # ---------------------------------------------------------------------------------------------------- trainer
@@ -287,6 +290,7 @@ class Trainer:
         self.step = 0
         self.history: list[dict[str, float]] = []
         self.evals: list[dict[str, float]] = []
+        self.eval_seconds = 0.0
 
     # ------------------------------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, Any]:
@@ -417,7 +421,9 @@ class Trainer:
 
     def _evaluate(self) -> None:
         self.ema.eval()
+        t0 = time.perf_counter()
         row = {"step": self.step, **{k: float(v) for k, v in self.evaluator(self.ema, self.step).items()}}
+        self.eval_seconds += time.perf_counter() - t0
         self.evals.append(row)
         _append_csv(self.run_dir / "evals.csv", row)
         if self._tb is not None:
@@ -483,7 +489,7 @@ class Trainer:
             if self._tb is not None:
                 self._tb.close()
         result.step, result.history, result.evals = self.step, self.history, self.evals
-        result.seconds = time.perf_counter() - t0
+        result.seconds, result.eval_seconds = time.perf_counter() - t0, self.eval_seconds
         return result
 
 
