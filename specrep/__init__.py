@@ -6,7 +6,7 @@
 >>> wave2 = chain.inverse(feats, length=wave.shape[-1])  # exact
 """
 
-from . import descriptors, functional, io, metrics
+from . import descriptors, functional, io, metrics, plotting
 from .blocks import CQT, STFT, Block, InstantaneousFrequency, LogMagnitude, Magnitude, MelIF, MelScale, Normalize, Polar
 from .chain import Chain, available_chains, chain
 from .errors import AudioFileError, ParameterError, SpecrepError
@@ -17,5 +17,5 @@ __all__ = [
     "AudioFileError", "Block", "CQT", "Chain", "InstantaneousFrequency", "LogMagnitude", "Magnitude", "MelIF",
     "MelParams", "MelScale", "Normalize", "ParameterError", "PhaseReconstruction", "Polar", "STFT", "STFTParams",
     "SpecrepError", "available_chains", "chain", "descriptors", "functional", "griffin_lim", "io", "metrics",
-    "pghi",
+    "pghi", "plotting",
 ]
