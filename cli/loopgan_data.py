@@ -1,0 +1,112 @@
+"""``loopgan data``: build and inspect loop datasets (procedural synthesis, a folder of audio, summaries).
+
+Thin: each handler parses nothing itself and calls one library function. :func:`register` adds the group to the
+``loopgan`` parser; handlers raise :class:`specrep.errors.SpecrepError` (or ``OSError``) for anything a user can
+cause, which ``loopgan`` prints as one line on stderr with a non-zero exit status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def _shape(text: str) -> tuple[int, int]:
+    try:
+        n, samples = (int(v) for v in text.replace("x", ",").split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--shape {text!r} must be N,SAMPLES (two integers)") from None
+    return n, samples
+
+
+def _mb(nbytes: int) -> str:
+    return f"{nbytes / 1e6:.1f} MB"
+
+
+def cmd_synth(args: argparse.Namespace) -> None:
+    from gan_plugins.data.loops import open_loops
+    from gan_plugins.data.summary import summarize
+    from gan_plugins.data.synth_dataset import write_synth_dataset
+
+    path = write_synth_dataset(args.out, args.n, args.seconds, args.seed, args.sample_rate, styles=args.styles,
+                               tempo_mode=args.tempo_mode, dtype=args.dtype, chunk=args.chunk,
+                               workers=args.workers, progress=not args.no_progress)
+    facts = summarize(*open_loops(path), max_scan=1)
+    styles = ", ".join(f"{k} {v}" for k, v in facts.get("styles", {}).items())
+    print(f"wrote {facts['n']} loops of {facts['seconds_per_loop']:g} s at {facts['sample_rate']} Hz "
+          f"({facts['dtype']}, {_mb(facts['bytes'])}) to {path} + {path.with_suffix('.json').name}; {styles}")
+
+
+def cmd_info(args: argparse.Namespace) -> None:
+    from gan_plugins.data.loops import open_loops
+    from gan_plugins.data.summary import plot_montage, summarize
+
+    data, info = open_loops(args.data, shape=args.shape, dtype=args.dtype, offset=args.offset,
+                            sample_rate=args.sample_rate)
+    facts = summarize(data, info, max_scan=args.max_scan)
+    if args.plot:
+        facts["plot"] = str(plot_montage(data, info, args.plot, count=args.plot_count))
+    if args.json:
+        print(json.dumps(facts, indent=2, sort_keys=True))
+        return
+    sr = f"{facts['sample_rate']} Hz" if facts["sample_rate"] else "unknown sample rate"
+    if facts["seconds_per_loop"]:
+        hours = facts["total_hours"]
+        total = f"{hours:.2f} h" if hours >= 1 else f"{hours * 60:.1f} min"
+        dur = f"{facts['seconds_per_loop']:g} s each, {total} in all"
+    else:
+        dur = f"{facts['samples']} samples each"
+    print(f"{facts['path']}: {facts['n']} loops, {dur}, {sr}, {facts['dtype']}, {_mb(facts['bytes'])}")
+    if facts["rms_dbfs"]:
+        lo, mid, hi = facts["rms_dbfs"]
+        print(f"level (RMS dBFS) over {facts['scanned']} loops: min {lo:.1f}, median {mid:.1f}, max {hi:.1f}; "
+              f"peak max {facts['peak_max']:.3f}; silent (< -60 dBFS) {facts['silent_loops']}")
+    if facts["non_finite_loops"]:
+        print(f"WARNING: {facts['non_finite_loops']} scanned loops contain NaN or Inf")
+    if facts.get("created_by"):
+        print(f"created by: {facts['created_by']}; source files: {facts['source_files']}")
+    if facts.get("styles"):
+        print("styles: " + ", ".join(f"{k} {v}" for k, v in facts["styles"].items()))
+    if facts.get("bpm"):
+        print(f"tempo: {facts['bpm'][0]:g}-{facts['bpm'][1]:g} BPM")
+    if args.plot:
+        print(f"montage: {facts['plot']}")
+
+
+def register(subparsers) -> None:
+    """Add the ``data`` command group (``synth``, ``info``) to a ``loopgan`` subparsers object."""
+    from gan_plugins.data.loops import DTYPES
+    from gan_plugins.data.procedural import TEMPO_MODES
+    from gan_plugins.data.styles import STYLES
+
+    group = subparsers.add_parser("data", help="build and inspect loop datasets")
+    sub = group.add_subparsers(dest="data_command", required=True, metavar="DATA_COMMAND")
+
+    p = sub.add_parser("synth", help="render procedural electronic loops (the embedded default dataset)")
+    p.add_argument("out", type=Path, metavar="OUT.npy")
+    p.add_argument("--n", type=int, required=True, help="number of loops")
+    p.add_argument("--seconds", type=float, default=2.0, help="loop duration (default 2 = one bar at 120 BPM)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--sample-rate", type=int, default=16000)
+    p.add_argument("--styles", nargs="+", choices=tuple(STYLES), default=None, help="default: all")
+    p.add_argument("--tempo-mode", choices=TEMPO_MODES, default="bars",
+                   help="bars: whole bars at a style tempo; normalized: one bar fills the loop")
+    p.add_argument("--dtype", choices=DTYPES, default="float32")
+    p.add_argument("--chunk", type=int, default=64, help="loops rendered per step")
+    p.add_argument("--workers", type=int, default=1, help="rendering processes")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_synth)
+
+    p = sub.add_parser("info", help="count, duration, sample rate, level range, spectrogram montage")
+    p.add_argument("data", type=Path, metavar="DATA")
+    p.add_argument("--shape", type=_shape, default=None, metavar="N,SAMPLES", help="raw memmap: its shape")
+    p.add_argument("--dtype", default=None, help="raw memmap: numpy dtype (float32, int16, ...)")
+    p.add_argument("--offset", type=int, default=0, help="raw memmap: header bytes to skip")
+    p.add_argument("--sample-rate", type=int, default=None,
+                   help="raw memmap or bare .npy: sample rate in Hz")
+    p.add_argument("--plot", type=Path, default=None, metavar="PNG", help="write a spectrogram montage")
+    p.add_argument("--plot-count", type=int, default=8, help="loops in the montage")
+    p.add_argument("--max-scan", type=int, default=2000, help="loops read for the level statistics")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_info)
