@@ -74,9 +74,25 @@ def cmd_info(args: argparse.Namespace) -> None:
         print(f"montage: {facts['plot']}")
 
 
+def cmd_prepare(args: argparse.Namespace) -> None:
+    from gan_plugins.data.prepare import NoUsableAudioError, prepare_folder
+
+    try:
+        report = prepare_folder(args.audio_dir, args.out, seconds=args.seconds, sample_rate=args.sample_rate,
+                                remainder=args.remainder, min_fill=args.min_fill, silence_db=args.silence_db,
+                                dtype=args.dtype, workers=args.workers, progress=not args.no_progress)
+    except NoUsableAudioError as exc:
+        print("\n".join(exc.report.summary()))
+        raise
+    print("\n".join(report.summary()))
+    print(f"wrote {report.loops} loops of {args.seconds:g} s at {args.sample_rate} Hz to {report.out} + "
+          f"{report.out.with_suffix('.json').name}")
+
+
 def register(subparsers) -> None:
-    """Add the ``data`` command group (``synth``, ``info``) to a ``loopgan`` subparsers object."""
+    """Add the ``data`` command group (``synth``, ``prepare``, ``info``) to a ``loopgan`` subparsers object."""
     from gan_plugins.data.loops import DTYPES
+    from gan_plugins.data.prepare import REMAINDERS
     from gan_plugins.data.procedural import TEMPO_MODES
     from gan_plugins.data.styles import STYLES
 
@@ -97,6 +113,20 @@ def register(subparsers) -> None:
     p.add_argument("--workers", type=int, default=1, help="rendering processes")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_synth)
+
+    p = sub.add_parser("prepare", help="cut a folder of audio files (any format, rate, channels) into loops")
+    p.add_argument("audio_dir", type=Path, metavar="AUDIO_DIR")
+    p.add_argument("out", type=Path, metavar="OUT.npy")
+    p.add_argument("--seconds", type=float, required=True, help="loop duration")
+    p.add_argument("--sample-rate", type=int, default=16000, help="target rate (files are resampled)")
+    p.add_argument("--remainder", choices=REMAINDERS, default="pad",
+                   help="pad the tail of each file to a loop (if it fills --min-fill of one) or drop it")
+    p.add_argument("--min-fill", type=float, default=0.5, help="shortest tail padded, as a fraction of a loop")
+    p.add_argument("--silence-db", type=float, default=-60.0, help="drop loops below this RMS level (dBFS)")
+    p.add_argument("--dtype", choices=DTYPES, default="float32")
+    p.add_argument("--workers", type=int, default=None, help="decoding processes (default: CPU count)")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_prepare)
 
     p = sub.add_parser("info", help="count, duration, sample rate, level range, spectrogram montage")
     p.add_argument("data", type=Path, metavar="DATA")

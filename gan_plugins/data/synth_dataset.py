@@ -30,7 +30,7 @@ def _in_pool(jobs: list, workers: int):
     """Yield chunk results in order from a process pool, never more than ``2 * workers`` chunks in flight."""
     pending: deque = deque()
     todo = iter(jobs)
-    with multiprocessing.get_context("spawn").Pool(workers) as pool:
+    with multiprocessing.get_context().Pool(workers) as pool:
         for job in islice(todo, 2 * workers):
             pending.append(pool.apply_async(_render_chunk, (job,)))
         while pending:

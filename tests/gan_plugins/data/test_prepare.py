@@ -1,0 +1,144 @@
+"""Building a dataset from a folder: mixed formats/rates/channels, bad files named, loops cut and resampled."""
+
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from gan_plugins.data.loops import open_loops, sidecar_path
+from gan_plugins.data.prepare import NoUsableAudioError, classify, prepare_folder, segment
+from gan_plugins.data.procedural import synthesize_loops
+from loopgan_cli.loopgan import main
+from specrep.errors import AudioFileError, ParameterError
+from specrep.io import load
+
+SR = 16000
+
+
+def _loop(seconds, sample_rate, seed, stereo=False):
+    audio, _ = synthesize_loops(2 if stereo else 1, seconds=seconds, sample_rate=sample_rate, seed=seed)
+    return audio.T if stereo else audio[0]  # soundfile wants (frames, channels)
+
+
+@pytest.fixture
+def folder(tmp_path):
+    root = tmp_path / "drums"
+    (root / "sub" / "deeper").mkdir(parents=True)
+    good = {
+        "a.wav": (_loop(2.5, 44100, 1, stereo=True), 44100, {}),
+        "sub/b.flac": (_loop(3.0, 48000, 2), 48000, {}),
+        "sub/deeper/c.ogg": (_loop(2.0, 22050, 3, stereo=True), 22050, {"format": "OGG", "subtype": "VORBIS"}),
+        "d.aiff": (_loop(1.2, 44100, 4), 44100, {}),
+    }
+    for name, (data, rate, kw) in good.items():
+        sf.write(root / name, data, rate, **kw)
+    (root / "corrupt.wav").write_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt " + bytes(range(200)))
+    (root / "sub" / "empty.flac").write_bytes(b"")
+    nan = _loop(1.5, SR, 5)
+    nan[100] = np.nan
+    sf.write(root / "nan.wav", nan, SR, subtype="FLOAT")
+    sf.write(root / "short.wav", _loop(1.0, SR, 6)[:3200], SR)  # 0.2 s
+    sf.write(root / "silence.wav", np.zeros(2 * SR, np.float32), SR)
+    (root / "notes.txt").write_text("kick on one, snare on two\n")
+    expected_skips = {"corrupt.wav": "corrupt", "sub/empty.flac": "empty", "nan.wav": "nan/inf",
+                      "short.wav": "too short", "silence.wav": "silent", "notes.txt": "not audio"}
+    return root, list(good), expected_skips
+
+
+def test_every_good_file_kept_every_bad_one_named(folder, tmp_path):
+    root, good, expected_skips = folder
+    out = tmp_path / "loops.npy"
+    report = prepare_folder(root, out, seconds=1.0, sample_rate=SR, workers=2, progress=False)
+    assert report.files == 10 and report.used == 4
+    assert {s.path: s.reason for s in report.skipped} == expected_skips
+    # a: 2.5 s -> 2 + padded half; b: 3; c: 2; d: 1.2 s -> 1 (a 0.2 s tail is under min_fill and dropped)
+    assert report.loops == 3 + 3 + 2 + 1
+    data, info = open_loops(out)
+    assert data.shape == (9, SR) and info.sample_rate == SR
+    meta = info.meta
+    sources = [meta["source_files"][i] for i in meta["item_source"]]
+    assert sorted(set(sources)) == sorted(good)
+    assert sources == sorted(sources, key=lambda s: sorted(good).index(s))  # in sorted file order
+    assert meta["item_offset_s"][sources.index("sub/b.flac"):][:3] == [0.0, 1.0, 2.0]
+    assert {d["path"] for d in meta["settings"]["skipped"]} == set(expected_skips)
+    # content: the loops are the resampled mono mix, cut at whole seconds
+    b, _ = load(root / "sub" / "b.flac", sample_rate=SR)
+    first_b = sources.index("sub/b.flac")
+    np.testing.assert_allclose(data[first_b + 1], b[SR:2 * SR], atol=1e-6)
+    a = np.asarray(data[sources.index("a.wav") + 2])
+    assert np.all(a[SR // 2 + 10:] == 0) and np.abs(a[: SR // 2]).max() > 0.05  # the padded tail
+
+
+def test_drop_remainder_and_worker_count_do_not_change_content(folder, tmp_path):
+    root, _, _ = folder
+    one = tmp_path / "one.npy"
+    report = prepare_folder(root, one, seconds=1.0, remainder="drop", workers=1, progress=False)
+    assert report.loops == 2 + 3 + 2 + 1
+    again = tmp_path / "two.npy"
+    prepare_folder(root, again, seconds=1.0, remainder="drop", workers=2, progress=False)
+    np.testing.assert_array_equal(open_loops(one)[0], open_loops(again)[0])
+
+
+def test_nothing_usable_writes_nothing_and_names_files(tmp_path):
+    root = tmp_path / "bad"
+    root.mkdir()
+    (root / "x.txt").write_text("no audio here")
+    (root / "y.wav").write_bytes(b"")
+    out = tmp_path / "o.npy"
+    with pytest.raises(NoUsableAudioError, match="none of 2 files") as exc_info:
+        prepare_folder(root, out, seconds=1.0, workers=1, progress=False)
+    assert {s.reason for s in exc_info.value.report.skipped} == {"not audio", "empty"}
+    assert not out.exists() and not sidecar_path(out).exists() and not list(tmp_path.glob("o.*"))
+
+
+def test_segment_pads_drops_and_skips_silence():
+    wave = np.concatenate([np.full(100, 0.5), np.zeros(100), np.full(60, 0.5)]).astype(np.float32)
+    loops, starts, silent = segment(wave, 100, remainder="pad", min_fill=0.5)
+    assert loops.shape == (2, 100) and starts.tolist() == [0, 200] and silent == 1
+    np.testing.assert_array_equal(loops[1, 60:], 0.0)
+    loops, starts, _ = segment(wave, 100, remainder="drop")
+    assert starts.tolist() == [0]
+    loops, starts, _ = segment(wave, 100, remainder="pad", min_fill=0.7)  # 60 % tail: not worth a loop
+    assert starts.tolist() == [0]
+    with pytest.raises(ParameterError, match="remainder"):
+        segment(wave, 100, remainder="loop")
+
+
+def test_classify_tells_corrupt_from_not_audio(tmp_path):
+    fake = tmp_path / "f.wav"
+    fake.write_bytes(b"RIFF0000garbage")
+    assert classify(fake, AudioFileError(f"{fake}: not a readable audio file (x)"))[0] == "corrupt"
+    text = tmp_path / "t.wav"
+    text.write_bytes(b"hello")
+    reason, detail = classify(text, AudioFileError(f"{text}: not a readable audio file (Format not recognised)"))
+    assert reason == "not audio" and detail.startswith("not a readable")
+
+
+def test_bad_arguments(tmp_path):
+    with pytest.raises(ParameterError, match="not a directory"):
+        prepare_folder(tmp_path / "missing", tmp_path / "o.npy", seconds=1.0)
+    with pytest.raises(ParameterError, match="remainder"):
+        prepare_folder(tmp_path, tmp_path / "o.npy", seconds=1.0, remainder="wrap")
+
+
+def test_cli_prepare_exit_0_and_summary_names_skipped_files(folder, tmp_path, capsys):
+    root, _, expected_skips = folder
+    out = tmp_path / "cli.npy"
+    assert main(["data", "prepare", str(root), str(out), "--seconds", "1", "--sample-rate", "16000",
+                 "--workers", "1", "--dtype", "int16", "--no-progress"]) == 0
+    text = capsys.readouterr().out
+    assert "10 files: 4 used -> 9 loops" in text and "6 skipped" in text
+    for path, reason in expected_skips.items():
+        assert f"skipped {path}: {reason}" in text
+    assert json.loads(sidecar_path(out).read_text())["dtype"] == "int16"
+
+
+def test_cli_prepare_nothing_usable_is_a_one_line_error(tmp_path, capsys):
+    root = tmp_path / "bad"
+    root.mkdir()
+    (root / "x.txt").write_text("no audio here")
+    assert main(["data", "prepare", str(root), str(tmp_path / "o.npy"), "--seconds", "1", "--no-progress"]) == 2
+    captured = capsys.readouterr()
+    assert "skipped x.txt: not audio" in captured.out
+    assert len(captured.err.strip().splitlines()) == 1 and "none of 1 files" in captured.err
