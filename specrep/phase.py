@@ -100,14 +100,76 @@ def griffin_lim(
         raise ParameterError(f"momentum={momentum} must be in [0, 1)")
     win = Fn.window(params, dtype=mag.dtype, device=mag.device)
     angles = _initial_angles(mag, params, init, tol, generator)
+    if n_iter:
+        if length is None:
+            length = params.default_length(mag.shape[-1])
+        angles = _fgla(mag, angles, params, win, n_iter, momentum, length)
+    return Fn.istft(mag * angles, params, length=length, win=win)
+
+
+def _fgla(mag: torch.Tensor, angles: torch.Tensor, params: STFTParams, win: torch.Tensor, n_iter: int,
+          momentum: float, length: int) -> torch.Tensor:
+    """FGLA iterations in the padded frame domain; returns unit-modulus angles of shape (..., freq, frames).
+
+    Each iteration is exactly ``stft(istft(.))``, computed on the padded signal (length ``hop * (frames - 1) +
+    n_fft``): after overlap-add, the padding is re-imposed by one gather (reflection, or zeros) instead of a crop
+    and a re-pad, and everything stays frame-major, without transposes. Overlap-add is ``n_fft / hop`` shifted
+    slice additions when the hop divides ``n_fft`` (``F.fold`` otherwise).
+    """
+    lead, (n_freqs, n_frames) = mag.shape[:-2], mag.shape[-2:]
+    n_fft, hop = params.n_fft, params.hop_length
+    m = mag.reshape(-1, n_freqs, n_frames).transpose(1, 2)  # (B, frames, freq)
+    a = angles.reshape(-1, n_freqs, n_frames).transpose(1, 2)
+    if params.drop_dc:  # the DC row is pinned to zero, as the inverse restores it
+        m = torch.nn.functional.pad(m, (1, 0))
+        a = torch.nn.functional.pad(a, (1, 0), value=1.0)
+    total = hop * (n_frames - 1) + n_fft
+    env = _ola((win**2).expand(1, n_frames, n_fft), hop, total)[0]
+    inv_env = torch.where(env > torch.finfo(env.dtype).eps * env.max(), 1.0 / env, torch.zeros_like(env))
+    source, keep = _padding_map(params, length, total, mag.device)
+    inv_env = inv_env * keep
     beta = momentum / (1.0 + momentum)
     previous = None
     for _ in range(n_iter):
-        rebuilt = Fn.stft(Fn.istft(mag * angles, params, length=length, win=win), params, win)
+        frames = torch.fft.irfft(m * a, n=n_fft, dim=-1) * win
+        signal = (_ola(frames, hop, total) * inv_env)[:, source]
+        rebuilt = torch.fft.rfft(signal.unfold(-1, n_fft, hop) * win, dim=-1)
         update = rebuilt if previous is None else rebuilt - beta * previous
-        angles = update / (update.abs() + 1e-16)
+        a = update / (update.abs() + 1e-16)
         previous = rebuilt
-    return Fn.istft(mag * angles, params, length=length, win=win)
+    if params.drop_dc:
+        a = a[..., 1:]
+    return a.transpose(1, 2).reshape(*lead, n_freqs, n_frames)
+
+
+def _padding_map(params: STFTParams, length: int, total: int, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Gather index and 0/1 mask that turn a padded-domain signal into a validly padded one.
+
+    ``"center"`` + reflect: the first ``n_fft // 2`` samples mirror the signal's start, the tail mirrors its end
+    (``torch.stft``'s reflect padding); ``"center"`` + constant and ``"front"``: the padding is zero.
+    """
+    pos = torch.arange(total, device=device)
+    start = params.n_fft // 2 if params.padding == "center" else params.front_pad(length, params.frames_for(length))
+    end = start + length  # first sample after the signal
+    inside = (pos >= start) & (pos < end)
+    if params.padding == "center" and params.pad_mode == "reflect":
+        source = torch.where(pos < start, 2 * start - pos, torch.where(pos >= end, 2 * (end - 1) - pos, pos))
+        return source.clamp(0, total - 1), torch.ones(total, device=device)
+    return pos, inside.to(torch.get_default_dtype())
+
+
+def _ola(frames: torch.Tensor, hop: int, total: int) -> torch.Tensor:
+    """Overlap-add frames ``(B, frames, n_fft)`` placed every ``hop`` samples into ``(B, total)``."""
+    b, n_frames, n_fft = frames.shape
+    if n_fft % hop:
+        fold = dict(output_size=(1, total), kernel_size=(1, n_fft), stride=(1, hop))
+        return torch.nn.functional.fold(frames.transpose(1, 2), **fold).reshape(b, total)
+    r = n_fft // hop
+    chunks = frames.reshape(b, n_frames, r, hop)
+    out = frames.new_zeros(b, n_frames + r - 1, hop)
+    for i in range(r):
+        out[:, i : i + n_frames] += chunks[:, :, i]
+    return out.reshape(b, total)
 
 
 def _initial_angles(mag, params, init, tol, generator):
