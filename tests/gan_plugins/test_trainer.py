@@ -1,0 +1,98 @@
+"""Generic trainer: config resolution, exact resume, divergence handling, logs and samples."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+import torch
+
+from gan_plugins import losses as losses_mod
+from gan_plugins.api import get_plugin
+from gan_plugins.checkpoint import load_checkpoint
+from gan_plugins.losses import AdversarialLoss, get_loss
+from gan_plugins.train import TrainingDiverged, parse_overrides, resolve_config, train
+from specrep.errors import ParameterError
+
+TINY = {"width": 4, "batch_size": 8, "log_every": 1, "sample_every": 0, "ckpt_every": 0, "grid_size": 4}
+
+
+def _losses(run):
+    with open(run / "log.csv") as fh:
+        return [(int(r["step"]), float(r["loss_d"]), float(r["loss_g"])) for r in csv.DictReader(fh)]
+
+
+@pytest.mark.parametrize("loss", ["non-saturating", "wgan-gp"])
+def test_resume_continues_exactly(tmp_path, loss):
+    straight = train("dcgan", data="mnist", loss=loss, out=tmp_path / "a", steps=6, overrides=TINY, progress=False)
+    train("dcgan", data="mnist", loss=loss, out=tmp_path / "b", steps=3, overrides=TINY, progress=False)
+    resumed = train("dcgan", data="mnist", loss=loss, out=tmp_path / "b", steps=6, resume=True, progress=False)
+    assert resumed.step == straight.step == 6
+    a, b = _losses(tmp_path / "a"), _losses(tmp_path / "b")
+    assert [s for s, *_ in b] == list(range(1, 7))
+    torch.testing.assert_close(torch.tensor(b), torch.tensor(a), rtol=0, atol=1e-6)
+    sa, sb = load_checkpoint(tmp_path / "a" / "last.pt"), load_checkpoint(tmp_path / "b" / "last.pt")
+    for key in ("generator", "discriminator", "ema"):
+        for name, value in sa[key].items():
+            torch.testing.assert_close(sb[key][name], value, rtol=0, atol=1e-6, msg=f"{key}.{name}")
+
+
+def test_checkpoint_holds_the_full_state(tmp_path):
+    train("dcgan", data="mnist", loss="wgan", out=tmp_path, steps=2, overrides=TINY, progress=False)
+    state = load_checkpoint(tmp_path / "last.pt")
+    assert state["step"] == 2 and state["config"]["loss"] == "wgan" and state["config"]["n_critic"] == 5
+    assert {"generator", "discriminator", "ema", "opt_g", "opt_d", "rng", "stream", "schedule"} <= set(state)
+    assert set(state["rng"]) >= {"torch", "numpy", "python"}
+    # 2 generator steps x 5 critic steps x 8 images consumed from the stream
+    assert state["stream"]["epoch"] * 4000 + state["stream"]["offset"] == 2 * 5 * 8
+    assert json.loads((tmp_path / "config.json").read_text())["clip"] == 0.01
+    params = [v for k, v in state["discriminator"].items() if "running" not in k and v.is_floating_point()]
+    assert max(p.abs().max().item() for p in params) <= 0.01 + 1e-7  # weight clipping applied
+
+
+def test_refuses_to_overwrite_and_to_resume_nothing(tmp_path):
+    train("dcgan", data="mnist", loss="hinge", out=tmp_path, steps=1, overrides=TINY, progress=False)
+    with pytest.raises(ParameterError, match="--resume"):
+        train("dcgan", data="mnist", loss="hinge", out=tmp_path, steps=1, overrides=TINY, progress=False)
+    with pytest.raises(ParameterError, match="trained as dcgan/hinge"):
+        train("dcgan", data="mnist", loss="lsgan", out=tmp_path, steps=2, resume=True, progress=False)
+
+
+def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
+    calls = {"n": 0}
+    base = get_loss("hinge")
+
+    def flaky_d(d_real, d_fake):
+        calls["n"] += 1
+        return base.d_loss(d_real, d_fake) * (float("nan") if calls["n"] >= 5 else 1.0)
+
+    monkeypatch.setitem(losses_mod._LOSSES, "flaky",
+                        AdversarialLoss("flaky", flaky_d, base.g_loss, dict(base.defaults)))
+    with pytest.raises(TrainingDiverged, match="diverged at step 5.*last good checkpoint"):
+        train("dcgan", data="mnist", loss="flaky", out=tmp_path, steps=10, overrides={**TINY, "ckpt_every": 2},
+              progress=False)
+    assert load_checkpoint(tmp_path / "last.pt")["step"] == 4
+
+
+def test_logs_tensorboard_and_sample_grids(tmp_path):
+    train("dcgan", data="mnist", loss="lsgan", out=tmp_path, steps=4,
+          overrides={**TINY, "sample_every": 2, "log_every": 2}, progress=False)
+    assert [r[0] for r in _losses(tmp_path)] == [2, 4]
+    assert sorted(p.name for p in (tmp_path / "samples").glob("*.png")) == ["step_0000002.png", "step_0000004.png"]
+    assert any((tmp_path / "tb").iterdir())
+
+
+def test_config_precedence_and_validation(tmp_path):
+    plugin = get_plugin("dcgan")
+    cfg_file = tmp_path / "c.toml"
+    cfg_file.write_text("width = 8\nlr_g = 0.001\n")
+    cfg = resolve_config(plugin, loss="wgan-gp", data="mnist", config_file=cfg_file, overrides={"lr_g": 0.5})
+    assert (cfg["width"], cfg["lr_g"], cfg["gp_weight"], cfg["d_norm"]) == (8, 0.5, 10.0, "none")
+    with pytest.raises(ParameterError, match="'nope' is not a setting"):
+        resolve_config(plugin, loss="hinge", data="mnist", overrides={"nope": 1})
+    with pytest.raises(ParameterError, match="steps=0"):
+        resolve_config(plugin, loss="hinge", data="mnist", overrides={"steps": 0})
+    assert parse_overrides(["a=3", "b=1e-4", "c=[1,2]", "d=batch"]) == {"a": 3, "b": 1e-4, "c": [1, 2], "d": "batch"}
+    with pytest.raises(ParameterError, match="key=value"):
+        parse_overrides(["oops"])
