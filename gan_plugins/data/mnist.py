@@ -57,6 +57,8 @@ def read_idx(path: str | Path) -> np.ndarray:
         raise MnistFileError(f"{path} is not an unsigned-byte IDX file (bad magic number)")
     ndim = raw[3]
     header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise MnistFileError(f"{path} is truncated inside its IDX header")
     dims = struct.unpack(f">{ndim}I", raw[4:header])
     count = int(np.prod(dims))
     if len(raw) - header != count:

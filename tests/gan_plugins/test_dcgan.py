@@ -1,0 +1,63 @@
+"""DCGAN plugin: shapes for MNIST and other image sizes, normalisation per loss, validation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from gan_plugins.dcgan import DCGANDiscriminator, DCGANGenerator, ImageArrayDataset, image_grid, plugin
+from specrep.errors import ParameterError
+
+
+@pytest.mark.parametrize(("shape", "n_layers"), [((1, 28, 28), 2), ((3, 32, 32), 3), ((1, 16, 24), 2)])
+def test_shapes(shape, n_layers):
+    g = DCGANGenerator(z_dim=8, width=4, image_shape=shape, n_layers=n_layers)
+    d = DCGANDiscriminator(width=4, image_shape=shape, n_layers=n_layers)
+    x = g(torch.randn(5, 8))
+    assert x.shape == (5, *shape)
+    assert x.abs().max() <= 1.0
+    assert d(x).shape == (5,)
+
+
+def test_wgan_gp_critic_has_no_batch_norm():
+    cfg = {**plugin.default_config(), "d_norm": "none"}
+    _, d = plugin.build(cfg)
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in d.modules())
+    _, d_bn = plugin.build({**cfg, "d_norm": "batch"})
+    assert any(isinstance(m, nn.BatchNorm2d) for m in d_bn.modules())
+
+
+def test_bad_shapes_are_rejected():
+    with pytest.raises(ParameterError, match="divisible by 2\\*\\*n_layers=4"):
+        DCGANGenerator(image_shape=(1, 30, 30))
+    with pytest.raises(ParameterError, match="channels, height, width"):
+        DCGANDiscriminator(image_shape=(28, 28))
+    with pytest.raises(ParameterError, match="width=0"):
+        DCGANGenerator(width=0)
+
+
+def test_image_array_dataset_and_shape_check(tmp_path):
+    arr = (np.arange(6 * 8 * 8) % 256).astype(np.uint8).reshape(6, 8, 8)
+    np.save(tmp_path / "imgs.npy", arr)
+    ds = ImageArrayDataset(tmp_path / "imgs.npy")
+    assert ds.images.shape == (6, 1, 8, 8)
+    assert ds.images.min() == -1.0 and ds[0][0][0, 0, 1].item() == pytest.approx(1 / 127.5 - 1)
+    with pytest.raises(ParameterError, match="set image_shape=\\[1, 8, 8\\]"):
+        plugin.dataset(str(tmp_path / "imgs.npy"), plugin.default_config(), split="train")
+
+
+def test_image_grid_layout():
+    imgs = -torch.ones(3, 1, 2, 2)
+    imgs[1] = 1.0
+    grid = image_grid(imgs, nrow=2, pad=1)
+    assert grid.shape == (2 * 3 + 1, 2 * 3 + 1)
+    assert grid[1, 1] == 0 and grid[1, 4] == 255 and grid[4, 1] == 0 and grid[0, 0] == 0
+
+
+def test_wav_format_is_refused_for_images(tmp_path):
+    from gan_plugins.api import PluginError
+
+    with pytest.raises(PluginError, match="renders images"):
+        plugin.save_samples(torch.zeros(1, 1, 28, 28), tmp_path, fmt="wav", config=plugin.default_config())
