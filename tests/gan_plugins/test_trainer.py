@@ -96,3 +96,37 @@ def test_config_precedence_and_validation(tmp_path):
     assert parse_overrides(["a=3", "b=1e-4", "c=[1,2]", "d=batch"]) == {"a": 3, "b": 1e-4, "c": [1, 2], "d": "batch"}
     with pytest.raises(ParameterError, match="key=value"):
         parse_overrides(["oops"])
+
+
+class _Ramp:
+    """A fade-in schedule: alpha goes 0 -> 1 over 4 steps."""
+
+    def at(self, step):
+        return {"stage": 1, "alpha": min(1.0, step / 4)}
+
+
+def test_plugin_schedule_and_feature_transform_are_used_and_checkpointed(tmp_path):
+    from gan_plugins.dcgan import DCGANPlugin
+    from gan_plugins.train import Trainer
+
+    seen = {"apply": [], "features": []}
+
+    class Scheduled(DCGANPlugin):
+        def schedule(self, config):
+            return _Ramp()
+
+        def apply_schedule(self, generator, discriminator, state):
+            seen["apply"].append(state["alpha"])
+
+        def features(self, batch, config, schedule_state):
+            seen["features"].append(schedule_state["alpha"])
+            return batch * schedule_state["alpha"]
+
+    plugin = Scheduled()
+    cfg = resolve_config(plugin, loss="hinge", data="mnist", overrides={**TINY, "steps": 3})
+    Trainer(plugin, cfg, tmp_path, progress=False).run()
+    assert seen["features"] == [0.0, 0.25, 0.5]
+    assert seen["apply"] == [0.0, 0.0, 0.25, 0.25, 0.5, 0.5]  # generator and EMA copy each step
+    assert load_checkpoint(tmp_path / "last.pt")["schedule"] == {"stage": 1, "alpha": 0.75}
+    header = (tmp_path / "log.csv").read_text().splitlines()[0]
+    assert header.endswith("stage,alpha,seconds")

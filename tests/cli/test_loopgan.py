@@ -1,0 +1,104 @@
+"""loopgan CLI: commands end to end, and bad input -> one line on stderr, non-zero exit, no traceback."""
+
+from __future__ import annotations
+
+import json
+import sys
+import types
+
+import numpy as np
+import pytest
+
+from loopgan_cli import loopgan
+
+TINY = ["--set", "width=4", "--set", "batch_size=8", "--set", "sample_every=0", "--no-progress"]
+
+
+def run(capsys, *argv):
+    code = loopgan.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_one_line_error(code, err, pattern):
+    assert code != 0
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("loopgan") and ": error: " in lines[0] and pattern in lines[0], lines[0]
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(("argv", "pattern"), [
+    (["train", "nosuchplugin", "--loss", "hinge", "--out", "{tmp}/r"], "unknown plugin 'nosuchplugin'"),
+    (["train", "dcgan", "--loss", "vanilla", "--out", "{tmp}/r"], "loss='vanilla' is not one of minimax"),
+    (["train", "dcgan", "--loss", "hinge", "--out", "{tmp}/r", "--set", "width"], "must look like key=value"),
+    (["train", "dcgan", "--loss", "hinge", "--out", "{tmp}/r", "--set", "widht=4"], "'widht' is not a setting"),
+    (["train", "dcgan", "--loss", "hinge", "--out", "{tmp}/r", "--data", "{tmp}"], "missing MNIST IDX file"),
+    (["train", "dcgan", "--loss", "hinge", "--out", "{tmp}/r", "--resume"], "does not exist"),
+    (["sample", "{tmp}/corrupt.pt", "-n", "2", "-o", "{tmp}/s"], "is corrupt"),
+    (["sample", "no-such-model", "-n", "2", "-o", "{tmp}/s"], "not a run folder, a checkpoint file or a bundled"),
+    (["train", "dcgan"], "required: --loss"),
+    (["frobnicate"], "invalid choice"),
+])
+def test_bad_input_is_one_line(capsys, tmp_path, argv, pattern):
+    (tmp_path / "corrupt.pt").write_bytes(b"PK\x03\x04 this is not a checkpoint")
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    try:
+        code, _, err = run(capsys, *argv)
+    except SystemExit as exc:  # argparse usage errors
+        code, err = exc.code, capsys.readouterr().err
+    assert_one_line_error(code, err, pattern)
+
+
+def test_train_resume_sample_evaluate(capsys, tmp_path):
+    rundir = str(tmp_path / "run")
+    code, out, _ = run(capsys, "train", "dcgan", "--loss", "lsgan", "--out", rundir, "--steps", "2", *TINY)
+    assert code == 0 and "to step 2" in out
+    code, out, _ = run(capsys, "train", "dcgan", "--loss", "lsgan", "--out", rundir, "--steps", "3", "--resume",
+                       "--no-progress")
+    assert code == 0 and "to step 3" in out
+    code, out, _ = run(capsys, "sample", rundir, "-n", "5", "-o", str(tmp_path / "png"))
+    assert code == 0 and len(list((tmp_path / "png").glob("sample_*.png"))) == 5
+    assert (tmp_path / "png" / "grid.png").is_file()
+    code, _, _ = run(capsys, "sample", rundir, "-n", "7", "-o", str(tmp_path / "npy"), "--format", "npy")
+    arr = np.load(tmp_path / "npy" / "samples.npy")
+    assert code == 0 and arr.shape == (7, 1, 28, 28) and 0.0 <= arr.min() and arr.max() <= 1.0
+    code, _, err = run(capsys, "sample", rundir, "-n", "1", "-o", str(tmp_path / "w"), "--format", "wav")
+    assert_one_line_error(code, err, "renders images")
+    code, out, _ = run(capsys, "evaluate", rundir, "-n", "50", "--json")
+    report = json.loads(out)
+    assert code == 0 and report["n"] == 50 and report["fd_floor"] < report["fd_ceiling"]
+    assert set(report) >= {"fd", "coverage", "kl_uniform", "confidence"}
+
+
+def test_plugins_and_pretrained_listing(capsys):
+    code, out, _ = run(capsys, "plugins", "--json")
+    rows = {r["name"]: r for r in json.loads(out)}
+    assert code == 0 and rows["dcgan"]["status"] == "ok" and rows["dcgan"]["distribution"] == "specrep"
+    code, out, _ = run(capsys, "pretrained", "--json")
+    assert code == 0 and "dcgan-mnist" in [r["name"] for r in json.loads(out)]
+
+
+def test_benchmark_losses_tiny(capsys, tmp_path):
+    code, out, _ = run(capsys, "benchmark", "losses", "--losses", "hinge,wgan", "--seeds", "1", "--steps", "2",
+                       "--evals", "1", "--out", str(tmp_path), "--set", "width=4", "--set", "batch_size=8",
+                       "--no-progress")
+    assert code == 0 and "| hinge | 1 | 1 |" in out and "| wgan | 5 | 1 |" in out
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert set(summary["losses"]) == {"hinge", "wgan"} and summary["floor"] < summary["ceiling"]
+    assert (tmp_path / "fd_over_steps.png").is_file() and (tmp_path / "grid_hinge.png").is_file()
+    assert len((tmp_path / "runs.jsonl").read_text().splitlines()) == 2
+
+
+def test_command_groups_register_through_their_module(capsys, monkeypatch):
+    mod = types.ModuleType("fake_group_for_test")
+
+    def register(subparsers):
+        p = subparsers.add_parser("hello")
+        p.set_defaults(func=lambda args: print("hello from a group"))
+
+    mod.register = register
+    monkeypatch.setitem(sys.modules, "fake_group_for_test", mod)
+    monkeypatch.setattr(loopgan, "COMMAND_GROUPS", ("fake_group_for_test", "module_that_is_not_written_yet"))
+    code, out, _ = run(capsys, "hello")
+    assert code == 0 and out.strip() == "hello from a group"
