@@ -69,7 +69,7 @@ def cmd_info(args: argparse.Namespace) -> None:
     if facts.get("styles"):
         print("styles: " + ", ".join(f"{k} {v}" for k, v in facts["styles"].items()))
     if facts.get("bpm"):
-        print(f"tempo: {facts['bpm'][0]:g}-{facts['bpm'][1]:g} BPM")
+        print(f"tempo: {facts['bpm'][0]:.1f}-{facts['bpm'][1]:.1f} BPM")
     if args.plot:
         print(f"montage: {facts['plot']}")
 
