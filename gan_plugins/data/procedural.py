@@ -305,6 +305,6 @@ def _master(mix: np.ndarray, sr: int, rng: np.random.Generator) -> np.ndarray:
     rms = np.sqrt(np.mean(mix * mix))
     if rms == 0:
         return mix
-    target = 10 ** (rng.uniform(-18.0, -13.0) / 20.0)  # RMS -18 .. -13 dBFS before limiting
+    target = 10 ** (rng.uniform(-15.0, -10.0) / 20.0)  # RMS -15 .. -10 dBFS before limiting
     ceiling = 0.98
     return ceiling * np.tanh(mix * (target / rms) / ceiling)
