@@ -330,10 +330,13 @@ def read_sidecar(path: str | os.PathLike) -> dict:
 
 
 def update_stats(path: str | os.PathLike, stats: dict) -> None:
-    """Store normalisation statistics (any JSON-serialisable dict) in the sidecar, atomically."""
+    """Replace the sidecar's ``stats`` with ``stats`` (any JSON-serialisable dict), atomically.
+
+    To add one entry next to others, merge first: ``update_stats(p, {**(read_sidecar(p)["stats"] or {}), k: v})``.
+    """
     meta = read_sidecar(path)
     meta["stats"] = stats
     side = sidecar_path(path)
-    tmp = side.with_name(side.name + ".part")
+    tmp = side.with_name(f"{side.name}.{os.getpid()}.part")  # ranks updating at once never share a temp file
     _write_json(tmp, meta)
     os.replace(tmp, side)
