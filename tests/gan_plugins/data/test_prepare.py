@@ -142,3 +142,36 @@ def test_cli_prepare_nothing_usable_is_a_one_line_error(tmp_path, capsys):
     captured = capsys.readouterr()
     assert "skipped x.txt: not audio" in captured.out
     assert len(captured.err.strip().splitlines()) == 1 and "none of 1 files" in captured.err
+
+
+def test_real_recordings_in_mixed_formats(tmp_path):
+    # Real recordings bundled with audioflux (32 kHz mono: guitar chords with a metronome, guitar, voice),
+    # re-encoded at other rates, channel counts and formats, beside bad files.
+    from specrep.io import example_path, resample
+
+    root = tmp_path / "real"
+    (root / "x").mkdir(parents=True)
+    originals = {}
+    for name, out, rate, stereo, kw in [
+        ("chord_metronome2", "metronome.wav", 44100, True, {}),
+        ("guitar_chord1", "x/guitar.flac", 48000, False, {}),
+        ("voice", "x/voice.ogg", 22050, True, {"format": "OGG", "subtype": "VORBIS"}),
+    ]:
+        wave, sr = load(example_path(name))
+        originals[out] = load(example_path(name), sample_rate=SR)[0]
+        moved = resample(wave, sr, rate)
+        data = np.stack([moved, 0.8 * moved], axis=1) if stereo else moved
+        sf.write(root / out, data, rate, **kw)
+    (root / "broken.flac").write_bytes(b"fLaC" + bytes(300))
+    (root / "x" / "nothing.wav").write_bytes(b"")
+    report = prepare_folder(root, tmp_path / "real.npy", seconds=2.0, workers=2, progress=False)
+    assert {s.path: s.reason for s in report.skipped} == {"broken.flac": "corrupt", "x/nothing.wav": "empty"}
+    # 9.84 s -> 4 loops + a 1.84 s tail padded; 2.6 s -> 1 (0.6 s tail dropped); 8.06 s -> 4
+    assert report.used == 3 and report.loops == 5 + 1 + 4
+    data, info = open_loops(tmp_path / "real.npy")
+    sources = [info.meta["source_files"][i] for i in info.meta["item_source"]]
+    first = sources.index("metronome.wav")
+    expected = 0.9 * originals["metronome.wav"][2 * SR:4 * SR]  # stereo (1, 0.8) mixed to mono = 0.9 x
+    got = np.asarray(data[first + 1])
+    assert np.corrcoef(got, expected)[0, 1] > 0.99
+    np.testing.assert_allclose(np.sqrt(np.mean(got ** 2)), np.sqrt(np.mean(expected ** 2)), rtol=0.02)
