@@ -153,7 +153,8 @@ def main(argv=None) -> int:
         "",
         "## mag-if analysis + synthesis (exact inverse)",
         "",
-        f"- {mag_if['seconds_of_audio']:.0f} s of audio (16 x 4 s) forward + inverse in {mag_if['elapsed_s'] * 1000:.1f} ms: "
+        f"- {mag_if['seconds_of_audio']:.0f} s of audio (16 x 4 s) forward + inverse in "
+        f"{mag_if['elapsed_s'] * 1000:.1f} ms: "
         f"**{mag_if['realtime_factor']:.0f}x real time**; relative RMS error {mag_if['relative_rms_error']:.2e}.",
         f"- STFT + iSTFT of the same batch: torch {stft['torch_s'] * 1000:.1f} ms vs nnAudio "
         f"{stft['nnaudio_s'] * 1000:.1f} ms (**nnAudio {stft['ratio']:.1f}x slower**); max round-trip error torch "

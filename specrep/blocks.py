@@ -236,7 +236,7 @@ class MelIF(_MelBase):
         _channels(x, 2, "MelIF")
         mag, phase = x.unbind(-3)
         unwrapped = Fn.unwrap(phase.double(), dim=-1)
-        mel_phase = Fn.mel_project(unwrapped, self.fb64)
+        mel_phase = Fn.mel_project(unwrapped, self.fb64.double())  # stays float64 even after module.float()
         mel_if = torch.diff(mel_phase, dim=-1, prepend=torch.zeros_like(mel_phase[..., :1])) / math.pi
         return torch.stack([self._to_mel(mag), mel_if.to(phase.dtype)], dim=-3)
 
@@ -244,7 +244,7 @@ class MelIF(_MelBase):
         _channels(y, 2, "MelIF.inverse")
         mel_mag, mel_if = y.unbind(-3)
         mel_phase = torch.cumsum(mel_if.double() * math.pi, dim=-1)
-        phase = Fn.wrap(Fn.mel_unproject(mel_phase, self.fb64, self.inv64, nonneg=False))
+        phase = Fn.wrap(Fn.mel_unproject(mel_phase, self.fb64.double(), self.inv64.double(), nonneg=False))
         return torch.stack([self._from_mel(mel_mag), phase.to(mel_if.dtype)], dim=-3)
 
 

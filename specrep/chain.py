@@ -96,7 +96,8 @@ class Chain(nn.Module):
 
 
 def _stft_params(overrides: dict, **defaults) -> STFTParams:
-    keys = ("sample_rate", "n_fft", "hop_length", "win_length", "window", "padding", "pad_mode", "drop_dc", "n_frames")
+    keys = ("sample_rate", "n_fft", "hop_length", "win_length", "window", "padding", "pad_mode", "drop_dc", "n_frames",
+            "drop_nyquist")
     args = {**defaults, **{k: overrides.pop(k) for k in keys if k in overrides}}
     return STFTParams(**args)
 
@@ -171,10 +172,10 @@ def chain(name: str, **overrides) -> Chain:
         One of :func:`available_chains`.
     **overrides
         STFT: ``sample_rate`` (16000), ``n_fft`` (1024), ``hop_length`` (n_fft/4), ``win_length``, ``window``,
-        ``padding``, ``pad_mode``, ``drop_dc``, ``n_frames``. Log: ``eps``. Mel presets: ``n_mels`` (128),
-        ``f_min``, ``f_max``, ``scale``, ``norm``, ``power`` (2), ``mel_inverse``, ``mel_n_iter``. Magnitude-only
-        presets: ``n_iter`` (32), ``momentum`` (0.99), ``init`` ("pghi"), ``tol``, ``seed``. ``gansynth``:
-        ``normalize`` (True).
+        ``padding``, ``pad_mode``, ``drop_dc``, ``drop_nyquist``, ``n_frames``. Log: ``eps``. Mel presets:
+        ``n_mels`` (128), ``f_min``, ``f_max``, ``scale``, ``norm``, ``power`` (2), ``mel_inverse``, ``mel_n_iter``.
+        Magnitude-only presets: ``n_iter`` (32), ``momentum`` (0.99), ``init`` ("pghi"), ``tol``, ``seed``.
+        ``gansynth``: ``normalize`` (True).
 
     Returns
     -------

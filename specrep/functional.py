@@ -82,6 +82,8 @@ def stft(wave: torch.Tensor, params: STFTParams, win: torch.Tensor | None = None
         spec = torch.stft(x, params.n_fft, params.hop_length, window=win, center=False, return_complex=True)
     if params.drop_dc:
         spec = spec[:, 1:]
+    elif params.drop_nyquist:
+        spec = spec[:, :-1]
     return spec.reshape(*lead, *spec.shape[-2:])
 
 
@@ -105,10 +107,9 @@ def istft(spec: torch.Tensor, params: STFTParams, *, length: int | None = None,
     if not spec.is_complex():
         raise ParameterError(f"istft expects a complex spectrogram, got dtype {spec.dtype}")
     if spec.ndim < 2 or spec.shape[-2] != params.n_freqs:
-        raise ParameterError(
-            f"spectrogram of shape {tuple(spec.shape)} does not have n_freqs={params.n_freqs} rows for n_fft="
-            f"{params.n_fft}{' with drop_dc' if params.drop_dc else ''}"
-        )
+        dropped = " with drop_dc" if params.drop_dc else " with drop_nyquist" if params.drop_nyquist else ""
+        raise ParameterError(f"spectrogram of shape {tuple(spec.shape)} does not have n_freqs={params.n_freqs} rows "
+                             f"for n_fft={params.n_fft}{dropped}")
     lead, (n_freqs, n_frames) = spec.shape[:-2], spec.shape[-2:]
     if length is None:
         length = params.default_length(n_frames)
@@ -118,6 +119,8 @@ def istft(spec: torch.Tensor, params: STFTParams, *, length: int | None = None,
     s = spec.reshape(-1, n_freqs, n_frames)
     if params.drop_dc:
         s = F.pad(s, (0, 0, 1, 0))
+    elif params.drop_nyquist:
+        s = F.pad(s, (0, 0, 0, 1))
     if params.padding == "center":
         out = torch.istft(s, params.n_fft, params.hop_length, window=win, center=True, length=length)
     else:

@@ -50,6 +50,10 @@ class STFTParams:
         as zero, which removes the signal's windowed mean.
     n_frames : int > 0, optional
         Frame count of the ``"front"`` layout (GANSynth: 128).
+    drop_nyquist : bool
+        Drop the n_fft/2 bin instead (GANSynth's ``discard_dc=False``): also ``n_fft / 2`` rows, but it loses only
+        energy at exactly Nyquist, which band-limited audio barely has, where dropping DC removes bass at small
+        ``n_fft``. The inverse restores it as zero.
     """
 
     sample_rate: int = 16000
@@ -61,6 +65,7 @@ class STFTParams:
     pad_mode: str = "reflect"
     drop_dc: bool = False
     n_frames: int | None = None
+    drop_nyquist: bool = False
 
     def __post_init__(self):
         check_positive_int("sample_rate", self.sample_rate)
@@ -81,18 +86,21 @@ class STFTParams:
         check_choice("padding", self.padding, PADDINGS)
         check_choice("pad_mode", self.pad_mode, PAD_MODES)
         check_positive_int("n_frames", self.n_frames, allow_none=True)
+        if self.drop_dc and self.drop_nyquist:
+            raise ParameterError("drop_dc and drop_nyquist are exclusive (each gives n_fft / 2 rows)")
         if self.n_frames is not None and self.padding != "front":
             raise ParameterError(f"n_frames={self.n_frames} only applies to padding='front'")
 
     @property
     def n_freqs(self) -> int:
         """Number of frequency rows of the spectrogram."""
-        return self.n_fft // 2 + (0 if self.drop_dc else 1)
+        return self.n_fft // 2 + 1 - int(self.drop_dc) - int(self.drop_nyquist)
 
     def frequencies(self) -> list[float]:
         """Centre frequency in Hz of each row."""
         first = 1 if self.drop_dc else 0
-        return [k * self.sample_rate / self.n_fft for k in range(first, self.n_fft // 2 + 1)]
+        last = self.n_fft // 2 - (1 if self.drop_nyquist else 0)
+        return [k * self.sample_rate / self.n_fft for k in range(first, last + 1)]
 
     def frames_for(self, length: int) -> int:
         """Number of frames the forward transform gives for a signal of ``length`` samples."""

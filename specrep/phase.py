@@ -120,9 +120,10 @@ def _fgla(mag: torch.Tensor, angles: torch.Tensor, params: STFTParams, win: torc
     n_fft, hop = params.n_fft, params.hop_length
     m = mag.reshape(-1, n_freqs, n_frames).transpose(1, 2)  # (B, frames, freq)
     a = angles.reshape(-1, n_freqs, n_frames).transpose(1, 2)
-    if params.drop_dc:  # the DC row is pinned to zero, as the inverse restores it
-        m = torch.nn.functional.pad(m, (1, 0))
-        a = torch.nn.functional.pad(a, (1, 0), value=1.0)
+    if params.drop_dc or params.drop_nyquist:  # the dropped row is pinned to zero, as the inverse restores it
+        edge = (1, 0) if params.drop_dc else (0, 1)
+        m = torch.nn.functional.pad(m, edge)
+        a = torch.nn.functional.pad(a, edge, value=1.0)
     total = hop * (n_frames - 1) + n_fft
     env = _ola((win**2).expand(1, n_frames, n_fft), hop, total)[0]
     inv_env = torch.where(env > torch.finfo(env.dtype).eps * env.max(), 1.0 / env, torch.zeros_like(env))
@@ -141,6 +142,8 @@ def _fgla(mag: torch.Tensor, angles: torch.Tensor, params: STFTParams, win: torc
         previous = rebuilt
     if params.drop_dc:
         a = a[..., 1:]
+    elif params.drop_nyquist:
+        a = a[..., :-1]
     return a.transpose(1, 2).reshape(*lead, n_freqs, n_frames)
 
 

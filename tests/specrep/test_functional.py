@@ -113,3 +113,13 @@ def test_stft_rejects_bad_input():
         Fn.stft(torch.zeros(100), p)
     with pytest.raises(ParameterError, match="n_freqs=513"):
         Fn.istft(torch.zeros(100, 10, dtype=torch.complex64), p)
+
+
+def test_drop_nyquist_keeps_bass_exact(guitar):
+    p = STFTParams(16000, 256, 64, drop_nyquist=True)
+    spec = Fn.stft(guitar, p)
+    assert spec.shape[0] == 128 and p.frequencies()[-1] == pytest.approx(8000 - 62.5)
+    back = Fn.istft(spec, p, length=guitar.shape[-1])
+    assert ((back - guitar).norm() / guitar.norm()).item() < 1e-3  # resampled audio has ~no energy at Nyquist
+    with pytest.raises(ParameterError, match="exclusive"):
+        STFTParams(drop_dc=True, drop_nyquist=True)

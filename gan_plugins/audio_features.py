@@ -1,0 +1,113 @@
+"""Loops <-> model features: the specrep chain, padding to a power-of-two frame count and normalisation.
+
+Shared by the audio plugins (GANSynth, progressive growing). A config names the representation
+(``mag-gl``, ``mag-if``, ``mel-gl``, ``mel-if``) and its STFT settings; the feature tensor is
+``(B, C, rows, frames)`` with ``rows`` = ``n_mels`` (mel) or ``n_fft / 2`` (linear, Nyquist bin dropped) and
+``frames`` a power of two: the waveform is zero-padded from the loop length to ``hop * (frames - 1)`` samples so
+that the centred STFT has exactly ``frames`` frames and an exact inverse, then cropped back after synthesis.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+import specrep
+from specrep.errors import ParameterError, check_choice, check_positive_int
+
+__all__ = ["REPRESENTATIONS", "AudioFeatures", "fit_normalization"]
+
+REPRESENTATIONS = ("mag-gl", "mag-if", "mel-gl", "mel-if")
+
+
+class AudioFeatures:
+    """The feature map of one config.
+
+    Parameters
+    ----------
+    config : Mapping
+        ``representation``, ``sample_rate``, ``loop_samples``, ``n_fft``, ``hop_length``, ``frames``, ``n_mels``
+        (mel), ``gl_iter`` (magnitude-only), and ``norm_scale`` / ``norm_shift`` (one value per channel, or None
+        before they are fitted).
+    """
+
+    def __init__(self, config: Mapping[str, Any]):
+        rep = config["representation"]
+        check_choice("representation", rep, REPRESENTATIONS)
+        self.representation = rep
+        self.sample_rate = int(config["sample_rate"])
+        self.loop_samples = config.get("loop_samples")
+        self.frames = int(config["frames"])
+        check_positive_int("frames", self.frames)
+        if self.frames & (self.frames - 1):
+            raise ParameterError(f"frames={self.frames} must be a power of two")
+        hop = int(config["hop_length"])
+        self.model_samples = hop * (self.frames - 1)
+        if self.loop_samples is not None and self.loop_samples > self.model_samples:
+            need = math.ceil(self.loop_samples / hop) + 1
+            raise ParameterError(f"frames={self.frames} at hop_length={hop} cover {self.model_samples} samples, fewer "
+                                 f"than the loops' {self.loop_samples}; use frames >= {2 ** math.ceil(math.log2(need))}"
+                                 " or a larger hop_length")
+        kw: dict[str, Any] = {"sample_rate": self.sample_rate, "n_fft": int(config["n_fft"]), "hop_length": hop}
+        if rep.startswith("mel"):
+            kw["n_mels"] = int(config["n_mels"])
+        else:
+            kw["drop_nyquist"] = True  # n_fft / 2 rows, a power of two; dropping DC instead would remove bass
+        if rep.endswith("gl"):
+            kw["n_iter"] = int(config.get("gl_iter", 32))
+        self.chain = specrep.chain(rep, **kw)
+        scale, shift = config.get("norm_scale"), config.get("norm_shift")
+        self.norm = specrep.Normalize(scale, shift, clip=True) if scale is not None else None
+        self._on: dict[tuple, tuple] = {}
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """``(C, rows, frames)`` of one example."""
+        return self.chain.feature_shape(self.model_samples)
+
+    def _modules(self, device, dtype):
+        key = (str(device), dtype)
+        if key not in self._on:
+            norm = self.norm.to(device) if self.norm is not None else None
+            self._on[key] = (self.chain.to(device), norm)  # blocks cast their buffers to the input dtype
+        return self._on[key]
+
+    def fit_pad(self, waves: Tensor) -> Tensor:
+        """Zero-pad or crop ``(B, samples)`` to ``(B, model_samples)``."""
+        extra = self.model_samples - waves.shape[-1]
+        return torch.nn.functional.pad(waves, (0, extra)) if extra >= 0 else waves[..., : self.model_samples]
+
+    def encode(self, waves: Tensor, *, normalize: bool = True) -> Tensor:
+        """Waves ``(B, samples)`` -> features ``(B, C, rows, frames)`` (normalised to [-1, 1] when fitted)."""
+        chain, norm = self._modules(waves.device, waves.dtype)
+        with torch.no_grad():
+            feats = chain(self.fit_pad(waves))
+            if normalize:
+                if norm is None:
+                    raise ParameterError("normalisation stats are not fitted yet (norm_scale is None)")
+                feats = norm(feats)
+        return feats
+
+    def decode(self, feats: Tensor) -> Tensor:
+        """Features ``(B, C, rows, frames)`` -> waves ``(B, loop_samples)`` in [-1, 1], finite."""
+        chain, norm = self._modules(feats.device, feats.dtype)
+        with torch.no_grad():
+            x = norm.inverse(feats.clamp(-1.0, 1.0)) if norm is not None else feats
+            waves = chain.inverse(x, length=self.model_samples)
+        waves = waves[..., : self.loop_samples or self.model_samples]
+        return torch.nan_to_num(waves, nan=0.0, posinf=0.0, neginf=0.0).clamp(-1.0, 1.0)
+
+
+def fit_normalization(features: AudioFeatures, waves: np.ndarray | Tensor, *, margin: float = 0.8
+                      ) -> dict[str, list[float]]:
+    """Per-channel affine stats mapping the features of ``waves`` ``(N, samples)`` onto ``[-margin, margin]``
+    (GANSynth's simple normaliser). Returns ``{"norm_scale": [...], "norm_shift": [...]}``."""
+    x = torch.as_tensor(np.asarray(waves, dtype=np.float32))
+    feats = torch.cat([features.encode(chunk, normalize=False) for chunk in x.split(32)])
+    norm = specrep.Normalize.fit(feats, margin=margin)
+    return {"norm_scale": norm.scale.tolist(), "norm_shift": norm.shift.tolist()}

@@ -1,0 +1,262 @@
+"""GANSynth (Engel et al. 2019) without pitch conditioning, as a plugin.
+
+Generator: ``z (B, z_dim)`` -> pixel norm -> dense to a seed grid (GANSynth: 2x16 from a "2x16 convolution" of a
+1x1 input, which is a dense layer) -> 3x3 conv -> blocks of (nearest x2 upsampling, two 3x3 convs) -> 1x1 conv ->
+tanh, with pixel norm and leaky ReLU(0.2) after every conv and equalised learning rate throughout.
+Discriminator: the mirror: 1x1 conv from features, blocks of (two 3x3 convs, 2x2 average pooling), minibatch
+standard deviation, 3x3 conv, dense over the seed grid, dense to one logit.
+
+Widths and depth derive from the feature shape ``(C, rows, frames)``: the seed grid's shorter side is 2 (GANSynth's
+128 x 1024 layout gives a 2 x 16 seed after 6 doublings), and the block at level ``l`` (0 = seed) has
+``min(width_max, width_base / 2**l)`` channels. Defaults are the CPU preset: 2 s loops at 16 kHz, IF-Mel with 64
+mel bands x 64 frames (n_fft 1024, hop 512), widths <= 128. ``docs/configs/gansynth-full.toml`` is GANSynth's size.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+import specrep
+from gan_plugins.api import PluginError
+from gan_plugins.audio_features import AudioFeatures, fit_normalization
+from gan_plugins.data.loop_dataset import LoopDataset
+from gan_plugins.data.loops import read_sidecar, update_stats
+from gan_plugins.equalized import EqualizedConv2d, EqualizedLinear, MinibatchStdDev, PixelNorm
+from specrep.errors import ParameterError, check_positive_int
+
+__all__ = ["GANSynthDiscriminator", "GANSynthGenerator", "GANSynthPlugin", "plugin", "seed_grid", "widths"]
+
+
+def seed_grid(shape) -> tuple[int, int, int]:
+    """``(levels, seed_rows, seed_frames)`` for a feature shape ``(C, rows, frames)`` of powers of two."""
+    _, rows, frames = (int(v) for v in shape)
+    for name, v in (("rows", rows), ("frames", frames)):
+        if v < 2 or v & (v - 1):
+            raise ParameterError(f"feature {name}={v} must be a power of two >= 2")
+    levels = int(math.log2(min(rows, frames))) - 1
+    return levels, rows >> levels, frames >> levels
+
+
+def widths(levels: int, width_max: int, width_base: int) -> list[int]:
+    """Channels of each level, seed first: ``min(width_max, width_base / 2**level)`` (at least 8)."""
+    return [max(8, min(width_max, width_base >> lvl)) for lvl in range(levels + 1)]
+
+
+def _act(x: Tensor) -> Tensor:
+    return F.leaky_relu(x, 0.2)
+
+
+class GANSynthGenerator(nn.Module):
+    """``(B, z_dim)`` -> features ``(B, C, rows, frames)`` in [-1, 1]."""
+
+    def __init__(self, *, z_dim: int, shape, width_max: int = 128, width_base: int = 512) -> None:
+        super().__init__()
+        check_positive_int("z_dim", z_dim)
+        self.levels, h0, w0 = seed_grid(shape)
+        ch = widths(self.levels, width_max, width_base)
+        self.seed_shape = (ch[0], h0, w0)
+        self.norm = PixelNorm()
+        self.dense = EqualizedLinear(z_dim, ch[0] * h0 * w0, gain=math.sqrt(2.0) / 4)  # PGGAN's seed gain
+        self.seed_conv = EqualizedConv2d(ch[0], ch[0], 3)
+        self.blocks = nn.ModuleList(
+            nn.ModuleList([EqualizedConv2d(ch[i], ch[i + 1], 3), EqualizedConv2d(ch[i + 1], ch[i + 1], 3)])
+            for i in range(self.levels))
+        self.to_features = EqualizedConv2d(ch[-1], int(shape[0]), 1, gain=1.0)
+
+    def forward(self, z: Tensor) -> Tensor:
+        x = self.norm(_act(self.dense(self.norm(z))).view(z.shape[0], *self.seed_shape))
+        x = self.norm(_act(self.seed_conv(x)))
+        for conv1, conv2 in self.blocks:
+            x = F.interpolate(x, scale_factor=2, mode="nearest")
+            x = self.norm(_act(conv1(x)))
+            x = self.norm(_act(conv2(x)))
+        return torch.tanh(self.to_features(x))
+
+
+class GANSynthDiscriminator(nn.Module):
+    """Features ``(B, C, rows, frames)`` -> raw logits ``(B,)``."""
+
+    def __init__(self, *, shape, width_max: int = 128, width_base: int = 512, mbstd_group: int = 4) -> None:
+        super().__init__()
+        levels, h0, w0 = seed_grid(shape)
+        ch = widths(levels, width_max, width_base)
+        self.from_features = EqualizedConv2d(int(shape[0]), ch[-1], 1)
+        self.blocks = nn.ModuleList(
+            nn.ModuleList([EqualizedConv2d(ch[i + 1], ch[i + 1], 3), EqualizedConv2d(ch[i + 1], ch[i], 3)])
+            for i in reversed(range(levels)))
+        self.mbstd = MinibatchStdDev(mbstd_group)
+        self.final_conv = EqualizedConv2d(ch[0] + 1, ch[0], 3)
+        self.dense = EqualizedLinear(ch[0] * h0 * w0, ch[0])
+        self.out = EqualizedLinear(ch[0], 1, gain=1.0)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = _act(self.from_features(x))
+        for conv1, conv2 in self.blocks:
+            x = _act(conv2(_act(conv1(x))))
+            x = F.avg_pool2d(x, 2)
+        x = _act(self.final_conv(self.mbstd(x)))
+        return self.out(_act(self.dense(x.flatten(1)))).squeeze(1)
+
+
+class GANSynthPlugin:
+    """GANSynth on loop datasets (``.npy`` + sidecar from ``loopgan data synth`` / ``data prepare``)."""
+
+    name = "gansynth"
+    output_kind = "audio"
+    formats = ("wav", "npy")
+    _features: dict[tuple, AudioFeatures] = {}
+
+    def default_config(self) -> dict[str, Any]:
+        return {
+            "z_dim": 256,
+            "representation": "mel-if",
+            "sample_rate": 16000,
+            "loop_samples": None,      # read from the dataset
+            "n_fft": 1024,
+            "hop_length": 512,
+            "n_mels": 64,
+            "frames": 64,
+            "gl_iter": 32,
+            "width_max": 128,
+            "width_base": 512,
+            "norm_scale": None,        # fitted on the data (stored in the dataset sidecar and in checkpoints)
+            "norm_shift": None,
+            "test_fraction": 0.05,
+            # GANSynth's optimiser: Adam(beta1=0, beta2=0.99), one critic step per generator step; batch for CPU.
+            "betas": [0.0, 0.99],
+            "lr_g": 8e-4,
+            "lr_d": 8e-4,
+            "n_critic": 1,
+            "batch_size": 16,
+            "drift": 0.001,
+        }
+
+    def audio_features(self, config: Mapping[str, Any]) -> AudioFeatures:
+        """The (cached) :class:`AudioFeatures` of a config."""
+        keys = ("representation", "sample_rate", "loop_samples", "n_fft", "hop_length", "n_mels", "frames", "gl_iter",
+                "norm_scale", "norm_shift")
+        key = tuple(tuple(v) if isinstance(v, list) else v for v in (config.get(k) for k in keys))
+        if key not in self._features:
+            self._features[key] = AudioFeatures(config)
+        return self._features[key]
+
+    def build(self, config: Mapping[str, Any]) -> tuple[nn.Module, nn.Module]:
+        shape = self.audio_features(config).shape
+        g = GANSynthGenerator(z_dim=int(config["z_dim"]), shape=shape, width_max=int(config["width_max"]),
+                              width_base=int(config["width_base"]))
+        d = GANSynthDiscriminator(shape=shape, width_max=int(config["width_max"]),
+                                  width_base=int(config["width_base"]))
+        return g, d
+
+    def dataset(self, data: str, config: dict[str, Any], *, split: str) -> LoopDataset:
+        """Loops of ``data`` for ``split``; resolves ``loop_samples`` and the normalisation stats into ``config``.
+
+        The stats are fitted once per representation on up to 256 training loops and cached in the dataset's
+        sidecar, so every run (and every rank) on that dataset uses the same ones.
+        """
+        full = LoopDataset(data)
+        if full.sample_rate != int(config["sample_rate"]):
+            raise ParameterError(f"{data}: loops are at {full.sample_rate} Hz; set sample_rate={full.sample_rate}")
+        n = len(full)
+        n_test = max(1, int(round(n * float(config["test_fraction"])))) if n > 1 else 0
+        order = np.random.default_rng(12345).permutation(n)
+        rows = np.sort(order[:n_test] if split == "test" else order[n_test:])
+        if config.get("loop_samples") is None:
+            config["loop_samples"] = full.info.samples
+        elif int(config["loop_samples"]) != full.info.samples:
+            raise ParameterError(f"{data}: loops have {full.info.samples} samples, the config says "
+                                 f"loop_samples={config['loop_samples']}")
+        if config.get("norm_scale") is None:
+            config.update(self._stats(data, config, full, rows))
+        return LoopDataset(data, indices=rows)
+
+    def _stats(self, data: str, config: Mapping[str, Any], full: LoopDataset, rows: np.ndarray) -> dict:
+        key = "-".join(str(config[k]) for k in ("representation", "n_fft", "hop_length", "n_mels", "frames"))
+        try:
+            cached = (read_sidecar(data).get("stats") or {}).get(key)
+        except OSError:
+            cached = None
+        if cached:
+            return cached
+        pick = rows[np.linspace(0, len(rows) - 1, min(256, len(rows))).astype(int)]
+        waves = np.stack([full[int(i)].numpy() for i in pick])
+        stats = fit_normalization(self.audio_features({**config, "norm_scale": None}), waves)
+        try:
+            side = read_sidecar(data)
+            update_stats(data, {**(side.get("stats") or {}), key: stats})
+        except OSError:
+            pass  # a raw memmap has no sidecar: the stats live in the run's config only
+        return stats
+
+    def features(self, batch: Tensor, config: Mapping[str, Any], schedule_state: Mapping[str, Any]) -> Tensor:
+        return self.audio_features(config).encode(batch)
+
+    def latent(self, n: int, config: Mapping[str, Any], *, device: torch.device | str = "cpu",
+               generator: torch.Generator | None = None) -> Tensor:
+        return torch.randn(n, int(config["z_dim"]), device=device, generator=generator)
+
+    def schedule(self, config: Mapping[str, Any]) -> None:
+        return None
+
+    def apply_schedule(self, generator: nn.Module, discriminator: nn.Module, state: Mapping[str, Any]) -> None:
+        return None
+
+    def render(self, samples: Tensor, config: Mapping[str, Any]) -> Tensor:
+        """Generated features ``(N, C, rows, frames)`` -> waves ``(N, loop_samples)`` in [-1, 1]."""
+        return self.audio_features(config).decode(samples.float())
+
+    def save_samples(self, samples: Tensor, out_dir: Path, *, fmt: str, config: Mapping[str, Any]) -> list[Path]:
+        if fmt not in self.formats:
+            raise PluginError(f"plugin {self.name!r} renders audio: --format {fmt} is not one of "
+                              f"{', '.join(self.formats)}")
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        if fmt == "npy":
+            path = out_dir / "features.npy"
+            np.save(path, samples.detach().float().cpu().numpy())
+            return [path]
+        waves = self.render(samples, config)
+        sr = int(config["sample_rate"])
+        paths = [specrep.io.save(out_dir / f"loop_{i:04d}.wav", w, sr) for i, w in enumerate(waves)]
+        paths.append(self.save_grid(samples, out_dir / "spectrograms.png", config))
+        return paths
+
+    def save_grid(self, samples: Tensor, path: Path, config: Mapping[str, Any]) -> Path:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        feats = samples[:16].detach().float().cpu()
+        n = feats.shape[0]
+        cols = min(4, n)
+        rows = math.ceil(n / cols)
+        chans = feats.shape[1]
+        fig, axes = plt.subplots(rows * chans, cols, figsize=(3 * cols, 2.2 * rows * chans), squeeze=False)
+        names = ["log-magnitude", "IF"] if chans == 2 else ["log-magnitude"]
+        for i in range(rows * cols):
+            for c in range(chans):
+                ax = axes[(i // cols) * chans + c][i % cols]
+                ax.axis("off")
+                if i < n:
+                    ax.imshow(feats[i, c].numpy(), origin="lower", aspect="auto", vmin=-1, vmax=1,
+                              cmap="magma" if c == 0 else "twilight")
+                    ax.set_title(f"#{i} {names[c]}", fontsize=7)
+        fig.suptitle(f"{config['representation']} features (normalised), rows = "
+                     f"{'mel bands' if str(config['representation']).startswith('mel') else 'bins'}", fontsize=9)
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=90, bbox_inches="tight")
+        plt.close(fig)
+        return path
+
+
+plugin = GANSynthPlugin()

@@ -1,0 +1,92 @@
+"""GANSynth plugin: shapes derived from the features, every representation at tiny capacity end to end."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import specrep
+from gan_plugins.audio_features import AudioFeatures
+from gan_plugins.data.loops import read_sidecar
+from gan_plugins.data.synth_dataset import write_synth_dataset
+from gan_plugins.gansynth import GANSynthDiscriminator, GANSynthGenerator, plugin, seed_grid, widths
+from gan_plugins.pretrained import load_generator
+from gan_plugins.train import train
+from specrep.errors import ParameterError
+
+TINY = {
+    "mel-if": {"n_fft": 256, "hop_length": 64, "n_mels": 16, "frames": 32},
+    "mel-gl": {"n_fft": 256, "hop_length": 64, "n_mels": 16, "frames": 32, "gl_iter": 2},
+    "mag-if": {"n_fft": 64, "hop_length": 32, "frames": 64},
+    "mag-gl": {"n_fft": 64, "hop_length": 32, "frames": 64, "gl_iter": 2},
+}
+TRAINER = {"batch_size": 4, "sample_every": 0, "ckpt_every": 0, "grid_size": 4, "width_max": 8, "width_base": 8,
+           "z_dim": 8}
+
+
+@pytest.fixture(scope="module")
+def loops(tmp_path_factory):
+    path = tmp_path_factory.mktemp("data") / "loops.npy"
+    return write_synth_dataset(path, n=12, seconds=0.1, seed=0, progress=False)
+
+
+def test_seed_grid_matches_gansynth_layout():
+    assert seed_grid((2, 1024, 128)) == (6, 16, 2)  # 128 x 1024 -> 2 x 16 seed after 6 doublings
+    assert seed_grid((2, 64, 64)) == (5, 2, 2)
+    assert widths(6, 256, 4096) == [256, 256, 256, 256, 256, 128, 64]
+    with pytest.raises(ParameterError, match="power of two"):
+        seed_grid((2, 48, 64))
+
+
+@pytest.mark.parametrize("shape", [(2, 64, 64), (1, 32, 128), (2, 1024, 128)])
+def test_generator_and_discriminator_shapes(shape):
+    small = shape[1] * shape[2] <= 8192
+    g = GANSynthGenerator(z_dim=16, shape=shape, width_max=16 if small else 8, width_base=16 if small else 8)
+    d = GANSynthDiscriminator(shape=shape, width_max=16 if small else 8, width_base=16 if small else 8)
+    with torch.no_grad():
+        x = g(torch.randn(3, 16))
+        assert x.shape == (3, *shape) and x.abs().max() <= 1.0
+        assert d(x).shape == (3,)
+
+
+def test_audio_features_round_trip_mag_if(loops):
+    cfg = {**plugin.default_config(), **TINY["mag-if"], "representation": "mag-if", "loop_samples": 1600}
+    feats = AudioFeatures(cfg)
+    waves = torch.from_numpy(np.load(loops)[:4].copy())  # float32 dataset
+    x = feats.encode(waves, normalize=False)
+    assert x.shape == (4, 2, 32, 64)
+    back = AudioFeatures(cfg).chain.inverse(x, length=feats.model_samples)[..., :1600]
+    # Only the dropped Nyquist row is lost: at n_fft 64 it spans 7.5-8 kHz (at n_fft 1024 it is negligible).
+    assert ((back - waves).norm() / waves.norm()).item() < 2e-2
+
+
+def test_too_few_frames_is_a_clear_error():
+    cfg = {**plugin.default_config(), "loop_samples": 32000, "frames": 32}
+    with pytest.raises(ParameterError, match="frames >= 64"):
+        AudioFeatures(cfg)
+
+
+@pytest.mark.parametrize("rep", list(TINY))
+def test_every_representation_trains_samples_saves_loads(rep, loops, tmp_path):
+    overrides = {**TRAINER, **TINY[rep], "representation": rep}
+    res = train("gansynth", data=str(loops), loss="wgan-gp", out=tmp_path / "run", steps=1, overrides=overrides,
+                progress=False)
+    assert res.step == 1 and all(v == v for v in res.history[-1].values())
+    plug, generator, cfg = load_generator(tmp_path / "run")
+    assert cfg["norm_scale"] is not None and cfg["loop_samples"] == 1600
+    stats = read_sidecar(loops)["stats"]
+    assert any(k.startswith(rep) for k in stats)  # fitted once, cached beside the data
+    with torch.no_grad():
+        feats = generator(plug.latent(3, cfg, generator=torch.Generator().manual_seed(0)))
+    paths = plug.save_samples(feats, tmp_path / "out", fmt="wav", config=cfg)
+    wavs = [p for p in paths if p.suffix == ".wav"]
+    assert len(wavs) == 3 and (tmp_path / "out" / "spectrograms.png").is_file()
+    wave, sr = specrep.io.load(wavs[0])
+    assert sr == 16000 and wave.shape == (1600,) and np.isfinite(wave).all() and np.abs(wave).max() <= 1.0
+
+
+def test_wrong_sample_rate_is_reported(loops, tmp_path):
+    with pytest.raises(ParameterError, match="set sample_rate=16000"):
+        train("gansynth", data=str(loops), loss="wgan-gp", out=tmp_path / "run", steps=1,
+              overrides={**TRAINER, **TINY["mel-if"], "sample_rate": 22050}, progress=False)
