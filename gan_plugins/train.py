@@ -65,6 +65,7 @@ TRAINER_DEFAULTS: dict[str, Any] = {
     "eval_every": 0,        # 0: only at the end (when an evaluator is given)
     "grid_size": 64,
     "amp": True,            # bf16 autocast, CUDA only
+    "drift": 0.0,           # weight of the critic drift penalty on real outputs (GANSynth: 0.001)
 }
 
 
@@ -363,7 +364,7 @@ class Trainer:
         plugin.apply_schedule(self.generator, self.discriminator, sched)
         plugin.apply_schedule(self.ema, self.discriminator, sched)
         bs = int(cfg["batch_size"])
-        gp_w, clip = float(cfg["gp_weight"]), float(cfg["clip"])
+        gp_w, clip, drift = float(cfg["gp_weight"]), float(cfg["clip"]), float(cfg["drift"])
         self.generator.train()
         self.discriminator.train()
         for _ in range(int(cfg["n_critic"])):
@@ -374,6 +375,8 @@ class Trainer:
                     fake = self.generator(z)
                 d_real, d_fake = self.discriminator(real), self.discriminator(fake)
                 loss_d = loss.d_loss(d_real.float(), d_fake.float())
+                if drift:  # PGGAN/GANSynth drift term: keeps critic outputs near 0 (eps * D(x)^2)
+                    loss_d = loss_d + drift * d_real.float().pow(2).mean()
             penalty = (gradient_penalty(self.discriminator, real, fake.float(), weight=gp_w)
                        if gp_w > 0 else torch.zeros((), device=self.device))
             self.opt_d.zero_grad(set_to_none=True)
