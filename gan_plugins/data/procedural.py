@@ -2,9 +2,10 @@
 
 :func:`synthesize_loops` renders ``n`` loops of house, techno, breakbeat, electro or drum & bass: a drum kit
 (:mod:`~gan_plugins.data.voices`) sequenced from genre templates (:mod:`~gan_plugins.data.patterns`), a bassline and
-chord stabs or a pad (:mod:`~gan_plugins.data.tonal`) in a key (:mod:`~gan_plugins.data.harmony`), mixed with
-per-voice levels, kick side-chain ducking of the tonal parts, a 25 Hz high-pass, loudness normalisation and a tanh
-limiter that keeps every sample strictly inside (-1, 1).
+chord stabs or a pad (:mod:`~gan_plugins.data.tonal`) in a key (:mod:`~gan_plugins.data.harmony`), mixed
+(:mod:`~gan_plugins.data.mixing`) with per-voice levels, kick side-chain ducking of the tonal parts, a small-room
+send reverb on snare, clap, hats, toms and chords, a 25 Hz high-pass, loudness normalisation and a tanh limiter
+that keeps every sample strictly inside (-1, 1).
 
 Item ``i`` is drawn from its own random stream ``numpy.random.default_rng([seed, i])``: the audio and label of an
 item depend only on ``(seed, i)`` and the render settings, never on how many items are rendered together, so a
@@ -29,8 +30,8 @@ import numpy as np
 from specrep.errors import ParameterError, check_choice, check_positive_float, check_positive_int
 
 from . import voices
-from .filters import shape_spectrum
 from .harmony import PROGRESSIONS, chord, degree_pitch, key_name
+from .mixing import duck_envelope, master, reverb
 from .patterns import draw_pattern, step_positions
 from .styles import STEPS_PER_BAR, STYLES, Style
 from .tonal import Patch, render_notes
@@ -41,6 +42,9 @@ MIN_SAMPLE_RATE = 8000
 #: Mix level of each voice before the bus (drawn ×0.8–1.25 per loop).
 LEVELS = {"kick": 1.0, "snare": 0.55, "clap": 0.5, "chat": 0.22, "ohat": 0.2, "tom": 0.45, "bass": 0.55,
           "chords": 0.28}
+#: Share of each voice sent to the reverb (kick and bass stay dry, as in most dance mixes).
+SENDS = {"kick": 0.0, "snare": 0.35, "clap": 0.45, "chat": 0.05, "ohat": 0.15, "tom": 0.25, "bass": 0.0,
+         "chords": 0.5}
 
 
 def synthesize_loops(n: int, *, seconds: float, sample_rate: int = 16000, seed: int, styles=None,
@@ -156,18 +160,16 @@ def render_loop(seed: int, index: int, *, seconds: float, sample_rate: int, styl
     parts["chords"] = _chords(chord_kind, pattern["chords"], steps, step_len, total, root, mode, progression,
                               sample_rate, rng)
 
-    # Side-chain: the kick ducks the tonal parts (the "pumping" of dance music).
     kick_steps = steps[(pattern["kick"] > 0) & (steps < total)]
-    trigger = np.zeros(total)
-    trigger[kick_steps] = 1.0
-    t = np.arange(total) / sample_rate
-    duck_env = np.fft.irfft(np.fft.rfft(trigger) * np.fft.rfft(np.exp(-t / 0.09)), n=total)
-    duck = 1.0 - rng.uniform(0.2, 0.6) * np.clip(duck_env, 0.0, 1.0)
-    mix = np.zeros(total)
+    duck = duck_envelope(kick_steps, total, sample_rate, depth=rng.uniform(0.2, 0.6))
+    mix, send = np.zeros(total), np.zeros(total)
     for name, part in parts.items():
-        gain = LEVELS[name] * rng.uniform(0.8, 1.25)
-        mix += gain * (part * duck if name in ("bass", "chords") else part)
-    audio = _master(mix, sample_rate, rng)
+        part = LEVELS[name] * rng.uniform(0.8, 1.25) * (part * duck if name in ("bass", "chords") else part)
+        mix += part
+        send += SENDS[name] * part
+    mix += rng.uniform(0.15, 0.45) * reverb(send, sample_rate, rng, decay=rng.uniform(0.06, 0.16),
+                                            predelay=rng.uniform(0.005, 0.025), damping=rng.uniform(3000, 7000))
+    audio = master(mix, sample_rate, rms_db=rng.uniform(-15.0, -10.0))
     label = {
         "index": int(index), "style": style.name, "bpm": round(float(bpm), 4), "bars": round(float(bars), 4),
         "whole_bars": bool(abs(bars - round(bars)) < 1e-6), "tempo_mode": tempo_mode, "swing": round(swing, 4),
@@ -297,14 +299,3 @@ def _chords(kind, velocities, steps, step_len, total, root, mode, progression, s
     size = int(rng.integers(3, 5))
     pitches = np.stack([chord(root + 24, mode, progression[b % 4], size=size) for b in on // STEPS_PER_BAR])
     return render_notes(onsets, lengths, pitches, vels, total, sr, patch, rng)
-
-
-def _master(mix: np.ndarray, sr: int, rng: np.random.Generator) -> np.ndarray:
-    """High-pass, loudness normalisation, tanh limiter with a ceiling of 0.98."""
-    mix = shape_spectrum(mix, sr, low=25.0)
-    rms = np.sqrt(np.mean(mix * mix))
-    if rms == 0:
-        return mix
-    target = 10 ** (rng.uniform(-15.0, -10.0) / 20.0)  # RMS -15 .. -10 dBFS before limiting
-    ceiling = 0.98
-    return ceiling * np.tanh(mix * (target / rms) / ceiling)
