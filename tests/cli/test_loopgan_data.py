@@ -89,3 +89,31 @@ def test_bare_npy_without_sidecar_is_refused_then_opened_with_a_rate(tmp_path, c
     _one_line_error(capsys, ["data", "info", str(bare)], "sidecar")
     assert main(["data", "info", str(bare), "--sample-rate", "8000"]) == 0
     assert "2 loops" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_killed_synth_leaves_no_valid_dataset_and_a_rerun_succeeds(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from gan_plugins.data.loops import DatasetError
+
+    out = tmp_path / "big.npy"
+    argv = ["data", "synth", str(out), "--n", "100000", "--seconds", "1", "--chunk", "4", "--no-progress"]
+    code = f"import sys; from loopgan_cli.loopgan import main; sys.exit(main({argv!r}))"
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    part = tmp_path / "big.npy.part"
+    deadline = time.time() + 60
+    while time.time() < deadline and not (part.exists() and part.stat().st_size > 200_000):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)  # no cleanup at all: the worst interruption
+    proc.wait()
+    assert part.exists(), "the writer never started"
+    assert not out.exists() and not out.with_suffix(".json").exists()
+    with pytest.raises(DatasetError):
+        open_loops(out)
+    assert main(["data", "synth", str(out), "--n", "3", "--seconds", "1", "--no-progress"]) == 0
+    assert open_loops(out)[0].shape == (3, 16000)
+    assert not part.exists()
