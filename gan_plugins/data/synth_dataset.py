@@ -15,9 +15,9 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from specrep.errors import check_positive_int
+from specrep.errors import ParameterError, check_positive_int
 
-from .loops import LoopWriter
+from .loops import DatasetError, LoopWriter, open_loops
 from .procedural import check_loop_settings, synthesize_loops
 
 
@@ -91,3 +91,30 @@ def write_synth_dataset(out_path: str | os.PathLike, n: int, seconds: float, see
             writer.append(audio, labels=labels)
             bar.update(len(labels))
     return writer.path
+
+
+def ensure_synth_dataset(out_path: str | os.PathLike, n: int, seconds: float, seed: int, sample_rate: int = 16000,
+                         *, styles=None, tempo_mode: str = "bars", dtype: str = "float32", workers: int = 1,
+                         progress: bool = True) -> Path:
+    """Like :func:`write_synth_dataset`, but reuse ``out_path`` when it already holds exactly this dataset.
+
+    "Exactly" means a valid dataset (see :func:`~gan_plugins.data.loops.open_loops`) written by the generator
+    with the same ``n``, ``seconds``, ``seed``, ``sample_rate``, styles, tempo mode and ``dtype``; anything else
+    is rebuilt. Meant for a cached default dataset (a demo, a first training run).
+
+    Returns
+    -------
+    pathlib.Path of the ``.npy``.
+    """
+    styles = check_loop_settings(seconds=seconds, sample_rate=sample_rate, seed=seed, styles=styles,
+                                 tempo_mode=tempo_mode)
+    wanted = {"generator": "gan_plugins.data.procedural", "n": n, "seconds": seconds, "sample_rate": sample_rate,
+              "seed": int(seed), "styles": list(styles), "tempo_mode": tempo_mode}
+    try:
+        _, info = open_loops(out_path)
+        if info.meta.get("settings") == wanted and info.dtype == dtype:
+            return Path(out_path)
+    except (DatasetError, ParameterError):
+        pass
+    return write_synth_dataset(out_path, n, seconds, seed, sample_rate, styles=styles, tempo_mode=tempo_mode,
+                               dtype=dtype, workers=workers, progress=progress)

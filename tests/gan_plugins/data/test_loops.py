@@ -200,3 +200,18 @@ def test_write_synth_dataset_in_two_processes(tmp_path):
     two = write_synth_dataset(tmp_path / "two.npy", 6, 0.5, 2, dtype="int16", chunk=2, workers=2, progress=False)
     assert one.read_bytes() == two.read_bytes()
     assert open_loops(two)[1].dtype == "int16"
+
+
+def test_ensure_synth_dataset_reuses_only_the_same_dataset(tmp_path):
+    from gan_plugins.data.synth_dataset import ensure_synth_dataset
+
+    path = tmp_path / "default.npy"
+    ensure_synth_dataset(path, 3, 0.5, 4, progress=False)
+    first = path.stat().st_mtime_ns
+    ensure_synth_dataset(path, 3, 0.5, 4, progress=False)
+    assert path.stat().st_mtime_ns == first  # same settings: reused, not rewritten
+    ensure_synth_dataset(path, 4, 0.5, 4, progress=False)
+    assert open_loops(path)[0].shape == (4, 8000)  # different n: rebuilt
+    sidecar_path(path).unlink()
+    ensure_synth_dataset(path, 4, 0.5, 4, progress=False)  # a dataset without sidecar is not trusted
+    assert open_loops(path)[1].meta["settings"]["n"] == 4
