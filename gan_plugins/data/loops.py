@@ -115,7 +115,7 @@ class LoopWriter:
         self._labels: list = []
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._tmp = self.path.with_name(self.path.name + ".part")
-        self._file = open(self._tmp, "wb")  # noqa: SIM115 - closed by commit/abort
+        self._file = open(self._tmp, "wb")  # closed by commit() or abort()
         self._file.write(_header(self.dtype, 0, samples))
 
     def append(self, waves: np.ndarray, *, sources=None, offsets=None, labels=None) -> None:

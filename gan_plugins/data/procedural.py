@@ -192,6 +192,10 @@ def _place(shots: list[np.ndarray], velocities: np.ndarray, steps: np.ndarray, t
 
 def _drums(style: Style, pattern: dict, steps: np.ndarray, total: int, sr: int,
            rng: np.random.Generator) -> dict:
+    """Draw this loop's kit (one kick, 2 snares, a clap, 3 closed hats, an open hat, 3 toms) and place its hits.
+
+    Returns ``voice -> np.ndarray of shape (total,)``, each voice at unit peak per hit times velocity.
+    """
     u = rng.uniform
     decay = u(*style.kick_decay)
     kits = {
@@ -227,6 +231,7 @@ def _drums(style: Style, pattern: dict, steps: np.ndarray, total: int, sr: int,
 
 
 def _notes(velocities: np.ndarray, steps: np.ndarray, total: int):
+    """Steps that sound, their onsets (samples) and the gap to the next onset around the loop (samples)."""
     on = np.flatnonzero((velocities > 0) & (steps < total))
     onsets = steps[on]
     if onsets.size == 0:
@@ -244,6 +249,7 @@ _BASS_WEIGHTS = {"pluck": [0.55, 0.2, 0.1, 0.08, 0.07], "acid": [0.45, 0.3, 0.1,
 
 
 def _bass_patch(name: str, rng: np.random.Generator) -> Patch:
+    """Synth settings of a bass sound (one of :data:`~gan_plugins.data.styles.BASS_PATCHES`), lightly randomised."""
     u = rng.uniform
     if name == "pluck":
         return Patch("saw", unison=2, detune=u(4, 10), sub=0.5, decay=u(0.08, 0.2), sustain=0.3, release=0.03,
@@ -263,6 +269,7 @@ def _bass_patch(name: str, rng: np.random.Generator) -> Patch:
 
 
 def _bass(name, velocities, steps, step_len, total, root, mode, progression, sr, rng) -> np.ndarray:
+    """Bassline over the loop: pitches follow each bar's chord root (plus octave/fifth/third/seventh moves)."""
     on, onsets, gaps = _notes(velocities, steps, total)
     if onsets.size == 0:
         return np.zeros(total)
@@ -277,6 +284,7 @@ def _bass(name, velocities, steps, step_len, total, root, mode, progression, sr,
 
 
 def _chords(kind, velocities, steps, step_len, total, root, mode, progression, sr, rng) -> np.ndarray:
+    """Chord part: stabs on the template's steps, one held pad chord per bar, or silence."""
     if kind == "none":
         return np.zeros(total)
     if kind == "pad":
