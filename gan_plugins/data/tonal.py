@@ -137,18 +137,20 @@ def render_notes(onsets: np.ndarray, lengths: np.ndarray, pitches: np.ndarray, v
 
     mix = np.zeros(total)
     spread = np.linspace(-p.detune, p.detune, p.unison) if p.unison > 1 else np.zeros(1)
+    note_hz = midi_to_hz(pitches)  # (notes, voices)
     for voice in range(pitches.shape[1]):
-        log_f = np.log2(midi_to_hz(pitches[idx, voice]))
-        if p.glide > 0:
-            log_f = _smooth(log_f, sample_rate, p.glide)
+        if p.glide > 0:  # portamento: glide in log-frequency, per sample
+            base = 2.0 ** _smooth(np.log2(note_hz[idx, voice]), sample_rate, p.glide)
+        else:
+            base = note_hz[idx, voice]
         for cents in spread:
-            freq = np.minimum(2.0 ** (log_f + cents / 1200.0), 0.45 * sr)
+            freq = np.minimum(base * 2.0 ** (cents / 1200.0), 0.45 * sr)
             mix += oscillator(freq, sample_rate, waveform=p.waveform, start=rng.random())
     if p.sub > 0:
-        low = np.log2(midi_to_hz(pitches[idx].min(axis=1) - 12.0))
+        low = note_hz.min(axis=1)[idx] / 2.0
         if p.glide > 0:
-            low = _smooth(low, sample_rate, p.glide)
-        mix += p.sub * p.unison * oscillator(2.0 ** low, sample_rate, waveform="sine", start=rng.random())
+            low = 2.0 ** _smooth(np.log2(low), sample_rate, p.glide)
+        mix += p.sub * p.unison * oscillator(low, sample_rate, waveform="sine", start=rng.random())
     cutoff = p.cutoff * 2.0 ** (p.env_octaves * vel * np.exp(-since / p.filter_decay))
     out = sweep_lowpass(mix, sample_rate, cutoff, resonance=p.resonance) * amp
     peak = np.max(np.abs(out))

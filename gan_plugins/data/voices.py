@@ -188,7 +188,8 @@ def hat(sample_rate: int, rng: np.random.Generator, *, length: float = 0.12, dec
     check_positive_float("tune", tune)
     t = _time(sample_rate, length)
     phases = rng.random(METAL_HZ.size)
-    squares = np.sign(np.sin(2 * np.pi * (tune * METAL_HZ[:, None] * t[None, :] + phases[:, None]))).sum(axis=0)
+    cycles = np.mod(tune * METAL_HZ[:, None] * t[None, :] + phases[:, None], 1.0)
+    squares = np.where(cycles < 0.5, 1.0, -1.0).sum(axis=0)
     source = metal * squares / METAL_HZ.size + (1.0 - metal) * rng.standard_normal(t.size)
     edge = min(cutoff, 0.4 * sample_rate)
     bright = shape_spectrum(source, sample_rate, low=edge, order=3, peak=min(1.25 * edge, 0.45 * sample_rate),
