@@ -40,11 +40,11 @@ TEMPO_MODES = ("bars", "normalized")
 #: Lowest sample rate accepted: the hats live between 5 and 8 kHz.
 MIN_SAMPLE_RATE = 8000
 #: Mix level of each voice before the bus (drawn ×0.8–1.25 per loop).
-LEVELS = {"kick": 1.0, "snare": 0.55, "clap": 0.5, "chat": 0.22, "ohat": 0.2, "tom": 0.45, "bass": 0.55,
-          "chords": 0.28}
+LEVELS = {"kick": 1.0, "snare": 0.55, "clap": 0.5, "chat": 0.22, "ohat": 0.2, "ride": 0.12, "tom": 0.45,
+          "perc": 0.25, "bass": 0.55, "chords": 0.28}
 #: Share of each voice sent to the reverb (kick and bass stay dry, as in most dance mixes).
-SENDS = {"kick": 0.0, "snare": 0.35, "clap": 0.45, "chat": 0.05, "ohat": 0.15, "tom": 0.25, "bass": 0.0,
-         "chords": 0.5}
+SENDS = {"kick": 0.0, "snare": 0.35, "clap": 0.45, "chat": 0.05, "ohat": 0.15, "ride": 0.1, "tom": 0.25,
+         "perc": 0.3, "bass": 0.0, "chords": 0.5}
 
 
 def synthesize_loops(n: int, *, seconds: float, sample_rate: int = 16000, seed: int, styles=None,
@@ -159,6 +159,8 @@ def render_loop(seed: int, index: int, *, seconds: float, sample_rate: int, styl
     chord_kind = style.chord_kinds[rng.integers(len(style.chord_kinds))]
     parts["chords"] = _chords(chord_kind, pattern["chords"], steps, step_len, total, root, mode, progression,
                               sample_rate, rng)
+    if not parts["chords"].any():
+        chord_kind = "none"  # the drawn rhythm had no hit: say so in the label
 
     kick_steps = steps[(pattern["kick"] > 0) & (steps < total)]
     duck = duck_envelope(kick_steps, total, sample_rate, depth=rng.uniform(0.2, 0.6))
@@ -192,7 +194,7 @@ def _place(shots: list[np.ndarray], velocities: np.ndarray, steps: np.ndarray, t
 
 def _drums(style: Style, pattern: dict, steps: np.ndarray, total: int, sr: int,
            rng: np.random.Generator) -> dict:
-    """Draw this loop's kit (one kick, 2 snares, a clap, 3 closed hats, an open hat, 3 toms) and place its hits.
+    """Draw this loop's kit (kick, 2 snares, clap, 3 closed hats, open hat, ride, 3 toms, rim or cowbell), place it.
 
     Returns ``voice -> np.ndarray of shape (total,)``, each voice at unit peak per hit times velocity.
     """
@@ -227,6 +229,14 @@ def _drums(style: Style, pattern: dict, steps: np.ndarray, total: int, sr: int,
     for ratio in (1.0, 1.33, 1.78):
         decay = u(0.08, 0.18)
         kits["tom"].append(voices.tom(sr, rng, length=5 * decay, freq=low_tom * ratio, decay=decay))
+    decay = u(0.12, 0.25)
+    kits["ride"] = [voices.hat(sr, rng, length=4 * decay, decay=decay, metal=u(0.35, 0.6), tune=u(1.0, 1.8),
+                               cutoff=u(4000, 5500))]
+    sound = style.perc_sounds[rng.integers(len(style.perc_sounds))]
+    if sound == "cowbell":
+        kits["perc"] = [voices.cowbell(sr, rng, tune=u(0.85, 1.25), decay=u(0.04, 0.09))]
+    else:
+        kits["perc"] = [voices.rim(sr, rng, tone=u(1300, 2100), decay=u(0.008, 0.02))]
     return {name: _place(shots, pattern[name], steps, total, rng) for name, shots in kits.items()}
 
 

@@ -29,9 +29,10 @@ from specrep.errors import ParameterError
 
 STEPS_PER_BAR = 16
 #: Drum voices in mixing order; "bass" and "chords" are the tonal voices.
-DRUMS = ("kick", "snare", "clap", "chat", "ohat", "tom")
+DRUMS = ("kick", "snare", "clap", "chat", "ohat", "ride", "tom", "perc")
 VOICES = DRUMS + ("bass", "chords")
-#: Bass synth patches (see :mod:`gan_plugins.data.procedural`) and chord kinds.
+#: Sounds of the "perc" voice, bass synth patches (see :mod:`gan_plugins.data.procedural`) and chord kinds.
+PERC_SOUNDS = ("rim", "cowbell")
 BASS_PATCHES = ("pluck", "sub", "acid", "square", "reese")
 CHORD_KINDS = ("stab", "pad", "none")
 
@@ -74,6 +75,8 @@ class Style:
         Range of the kick's amplitude decay in seconds (short and punchy ... long 808 boom).
     kick_drive : (float, float)
         Range of the kick's saturation.
+    perc_sounds : tuple[str, ...]
+        Sounds the "perc" voice draws from (:data:`PERC_SOUNDS`).
     """
 
     name: str
@@ -85,6 +88,7 @@ class Style:
     chord_kinds: tuple[str, ...]
     kick_decay: tuple[float, float]
     kick_drive: tuple[float, float]
+    perc_sounds: tuple[str, ...] = ("rim",)
 
     def __post_init__(self):
         missing = [v for v in VOICES if not self.rhythms.get(v)]
@@ -97,6 +101,7 @@ class Style:
             raise ParameterError(f"style {self.name!r}: bpm range {self.bpm} must be ascending and positive")
         bad = [p for p in self.bass_patches if p not in BASS_PATCHES]
         bad += [c for c in self.chord_kinds if c not in CHORD_KINDS]
+        bad += [p for p in self.perc_sounds if p not in PERC_SOUNDS]
         if bad:
             raise ParameterError(f"style {self.name!r}: unknown sound(s) {', '.join(bad)}")
 
@@ -114,12 +119,14 @@ STYLES: dict[str, Style] = {
                 "clap": ("....X.......X...",),
                 "chat": ("..x...x...x...x.", "3.x33.x33.x33.x3", "g.x.g.x.g.x.g.x."),
                 "ohat": ("..x...x...x...x.", _SILENT),
+                "ride": (_SILENT, _SILENT, "..x...x...x...x."),
                 "tom": (_SILENT, _SILENT, "...........2..2."),
+                "perc": (_SILENT, "...3..3.......3.", ".......x......4."),
                 "bass": ("..x...x...x...x.", "..x..x.x..x..x.x", "..x.x.....x.x..."),
                 "chords": ("..x.......x.....", "...x..x...x..x..", "x......x..x....."),
             },
             modes=("minor", "dorian", "major"), bass_patches=("pluck", "sub"), chord_kinds=("stab", "stab", "pad"),
-            kick_decay=(0.18, 0.3), kick_drive=(1.0, 2.0),
+            kick_decay=(0.18, 0.3), kick_drive=(1.0, 2.0), perc_sounds=("rim", "cowbell"),
         ),
         Style(
             name="techno", bpm=(120.0, 132.0), swing=(0.0, 0.08),
@@ -129,7 +136,9 @@ STYLES: dict[str, Style] = {
                 "clap": ("....x.......x...", _SILENT),
                 "chat": ("ggXgggXgggXgggXg", "..X...X...X...X.", "7.X77.X77.X77.X7"),
                 "ohat": ("..x...x...x...x.", _SILENT),
+                "ride": ("..x...x...x...x.", _SILENT, "x.x.x.x.x.x.x.x."),
                 "tom": (_SILENT, "......2.....2..."),
+                "perc": (_SILENT, "...x..x.....3...", "..3..3..3..3..3."),
                 "bass": (".xx..xx..xx..xx.", ".xxx.xxx.xxx.xxx", "..x...x...x...x."),
                 "chords": ("...x.....x......", "..x.....x....x..", _SILENT),
             },
@@ -144,12 +153,14 @@ STYLES: dict[str, Style] = {
                 "clap": (_SILENT, "....3.......3..."),
                 "chat": ("x.x.x.x.x.x.x.x.", "x3x.x3x.x3x.x3x3"),
                 "ohat": ("..............x.", "......2.......3."),
+                "ride": (_SILENT, _SILENT, "x...x...x...x..."),
                 "tom": (_SILENT, "............2.2."),
+                "perc": (_SILENT, "...3.....3....3.", "......x......x.."),
                 "bass": ("x.....x...x..x..", "x..x......x.x..."),
                 "chords": ("x.....x.........", "...x......x.....", _SILENT),
             },
             modes=("minor", "dorian"), bass_patches=("square", "pluck", "reese"), chord_kinds=("stab", "none"),
-            kick_decay=(0.15, 0.25), kick_drive=(1.0, 2.5),
+            kick_decay=(0.15, 0.25), kick_drive=(1.0, 2.5), perc_sounds=("rim", "cowbell"),
         ),
         Style(
             name="electro", bpm=(118.0, 132.0), swing=(0.0, 0.05),
@@ -159,12 +170,14 @@ STYLES: dict[str, Style] = {
                 "clap": ("....X.......X...",),
                 "chat": ("xgxgxgxgxgxgxgxg", "x.x.x.x.x.x.x.x."),
                 "ohat": (_SILENT, "..............x."),
+                "ride": (_SILENT,),
                 "tom": (_SILENT, "......3.....3..3", "..........2.3.4."),
+                "perc": ("...x..x...x.....", "..x..x....x..x..", _SILENT),
                 "bass": ("x.xx..x.x.xx..x.", "xx.x.x.xx.x..x.x"),
                 "chords": ("x.....x.........", _SILENT),
             },
             modes=("minor", "phrygian"), bass_patches=("square", "acid"), chord_kinds=("stab", "none"),
-            kick_decay=(0.3, 0.6), kick_drive=(1.0, 1.8),
+            kick_decay=(0.3, 0.6), kick_drive=(1.0, 1.8), perc_sounds=("cowbell", "rim"),
         ),
         Style(
             name="dnb", bpm=(160.0, 180.0), swing=(0.0, 0.05),
@@ -174,7 +187,9 @@ STYLES: dict[str, Style] = {
                 "clap": (_SILENT,),
                 "chat": ("x.x.x.x.x.x.x.x.", "x3x3x3x3x3x3x3x3"),
                 "ohat": ("..............2.", "......3.......3."),
+                "ride": (_SILENT, "x.x.x.x.x.x.x.x.", "x...x...x...x..."),
                 "tom": (_SILENT,),
+                "perc": (_SILENT, _SILENT, "...3......3....."),
                 "bass": ("x.........x.....", "x.....x...x....."),
                 "chords": ("x...............",),
             },

@@ -1,4 +1,4 @@
-"""Synthesised drum one-shots: kick, snare, clap, closed and open hats, toms.
+"""Synthesised drum one-shots: kick, snare, clap, closed and open hats, ride, toms, cowbell, rim shot.
 
 Each function renders one hit as a float64 array of shape (samples,) — ``length`` seconds rounded up to the next
 FFT-friendly size — peak-normalised to 1 and faded out over its last quarter, from explicit parameters (seconds,
@@ -10,7 +10,11 @@ Hz) and a ``numpy.random.Generator`` for its noise. The recipes are the classic 
 - **clap**: band-passed noise gated by a few 10 ms bursts (several hands) and a diffuse tail;
 - **hats**: six square waves at inharmonic ratios (the TR-808 metal) plus white noise, high-passed, with a short
   (closed) or long (open) decay;
-- **tom**: a sine with a small downward pitch glide and a touch of noise.
+- **tom**: a sine with a small downward pitch glide and a touch of noise;
+- **cowbell**: the TR-808 pair of square waves at 540 and 800 Hz, band-passed, fast-then-slow decay;
+- **rim**: two short high partials and a noise click, saturated.
+
+A ride cymbal is :func:`hat` with more metal, a lower edge and a long decay.
 """
 
 from __future__ import annotations
@@ -223,3 +227,62 @@ def tom(sample_rate: int, rng: np.random.Generator, *, length: float = 0.45, fre
     noise = shape_spectrum(rng.standard_normal(t.size), sample_rate, low=2.0 * freq, high=8.0 * freq)
     mix = body + 0.15 * _normalise(noise) * np.exp(-t / 0.02)
     return _finish(np.tanh(1.2 * mix * np.exp(-t / decay) * _attack(t, 0.001)))
+
+
+def cowbell(sample_rate: int, rng: np.random.Generator, *, length: float = 0.3, tune: float = 1.0,
+            decay: float = 0.06) -> np.ndarray:
+    """TR-808 cowbell: two square waves (540 and 800 Hz × ``tune``) band-passed, with a fast then slow decay.
+
+    Parameters
+    ----------
+    sample_rate : int > 0
+    rng : numpy.random.Generator
+        Draws the oscillators' phases.
+    length : float > 0
+        Seconds.
+    tune : float > 0
+        Frequency multiplier (0.8–1.3).
+    decay : float > 0
+        Time constant of the slow part of the decay, seconds.
+
+    Returns
+    -------
+    np.ndarray, shape (about length * sample_rate,), peak 1.
+    """
+    check_positive_float("tune", tune)
+    check_positive_float("decay", decay)
+    t = _time(sample_rate, length)
+    cycles = np.mod(tune * np.array([540.0, 800.0])[:, None] * t[None, :] + rng.random(2)[:, None], 1.0)
+    squares = np.where(cycles < 0.5, 1.0, -1.0).sum(axis=0)
+    body = shape_spectrum(squares, sample_rate, low=500.0 * tune, high=min(2600.0 * tune, 0.45 * sample_rate),
+                          order=2, peak=800.0 * tune, peak_q=3.0, peak_gain=1.5)
+    env = 0.6 * np.exp(-t / 0.008) + 0.4 * np.exp(-t / decay)
+    return _finish(body * env * _attack(t, 0.0005))
+
+
+def rim(sample_rate: int, rng: np.random.Generator, *, length: float = 0.08, tone: float = 1700.0,
+        decay: float = 0.012) -> np.ndarray:
+    """Rim shot: a short high partial pair (``tone`` and 0.6 × ``tone``) plus a noise click.
+
+    Parameters
+    ----------
+    sample_rate : int > 0
+    rng : numpy.random.Generator
+    length : float > 0
+        Seconds.
+    tone : float > 0
+        Main partial in Hz (1200–2200).
+    decay : float > 0
+        Decay time constant in seconds (8–20 ms).
+
+    Returns
+    -------
+    np.ndarray, shape (about length * sample_rate,), peak 1.
+    """
+    check_positive_float("tone", tone)
+    check_positive_float("decay", decay)
+    t = _time(sample_rate, length)
+    partials = np.sin(2 * np.pi * tone * t) + 0.7 * np.sin(2 * np.pi * 0.6 * tone * t + rng.random() * 2 * np.pi)
+    click = shape_spectrum(rng.standard_normal(t.size), sample_rate, low=2000.0, high=0.45 * sample_rate)
+    mix = partials * np.exp(-t / decay) + 0.5 * _normalise(click) * np.exp(-t / 0.002)
+    return _finish(np.tanh(2.0 * mix))

@@ -152,3 +152,20 @@ def test_render_notes_pitch():
     spectrum = np.abs(np.fft.rfft(wave * np.hanning(SR)))
     assert np.argmax(spectrum) == pytest.approx(110, abs=1)
     assert np.abs(wave).max() == pytest.approx(1.0)
+
+
+def test_chord_label_says_none_exactly_when_there_are_no_chords(monkeypatch):
+    from gan_plugins.data import procedural
+
+    seen = {}
+    real = procedural._chords
+
+    def spy(*args):
+        out = real(*args)
+        seen["silent"] = not out.any()
+        return out
+
+    monkeypatch.setattr(procedural, "_chords", spy)
+    for i in range(12):
+        _, labels = synthesize_loops(1, seconds=1.0, seed=6, start=i, styles=["techno"])
+        assert (labels[0]["chords"] == "none") == seen["silent"]
