@@ -21,9 +21,9 @@ def _loop(seconds, sample_rate, seed, stereo=False):
     return audio.T if stereo else audio[0]  # soundfile wants (frames, channels)
 
 
-@pytest.fixture
-def folder(tmp_path):
-    root = tmp_path / "drums"
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    root = tmp_path_factory.mktemp("prepare") / "drums"
     (root / "sub" / "deeper").mkdir(parents=True)
     good = {
         "a.wav": (_loop(2.5, 44100, 1, stereo=True), 44100, {}),
