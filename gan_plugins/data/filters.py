@@ -108,6 +108,20 @@ def shape_spectrum(x: np.ndarray, sample_rate: int, *, low: float | None = None,
     return np.fft.irfft(spec, n=n, axis=-1).astype(x.dtype, copy=False)
 
 
+def _sqrt_hann(n_fft: int) -> np.ndarray:
+    """Periodic square-root Hann window: analysis times synthesis window is a Hann window."""
+    return np.sqrt(np.hanning(n_fft + 1)[:-1])
+
+
+def _overlap_add(frames: np.ndarray, hop: int, n: int) -> np.ndarray:
+    """Sum frames (count, n_fft) placed every ``hop`` samples, folded circularly onto ``n`` samples."""
+    count, n_fft = frames.shape
+    out = np.zeros((count - 1) * hop + n_fft + hop)
+    for j in range(n_fft // hop):  # each hop-long slice j of every frame lands at frame_start + j * hop
+        out[j * hop: j * hop + count * hop] += frames[:, j * hop:(j + 1) * hop].reshape(-1)
+    return np.pad(out, (0, -out.size % n)).reshape(-1, n).sum(axis=0)
+
+
 def sweep_lowpass(x: np.ndarray, sample_rate: int, cutoff: np.ndarray, *, resonance: float = 1.0,
                   n_fft: int = 512, hop: int = 128) -> np.ndarray:
     """Resonant low-pass whose cutoff moves over time (circular, weighted overlap-add).
@@ -139,16 +153,14 @@ def sweep_lowpass(x: np.ndarray, sample_rate: int, cutoff: np.ndarray, *, resona
     if x.ndim != 1 or cutoff.shape != x.shape:
         raise ParameterError(f"x {x.shape} and cutoff {cutoff.shape} must both have shape (time,)")
     n = x.shape[0]
-    starts = np.arange(0, n, hop)
-    index = (starts[:, None] + np.arange(n_fft)[None, :]) % n  # (frames, n_fft), wraps around the loop
-    window = np.sqrt(np.hanning(n_fft + 1)[:-1])  # periodic sqrt-Hann: analysis * synthesis = Hann
-    frames = x[index] * window
-    centres = (starts + n_fft // 2) % n
+    window = _sqrt_hann(n_fft)
+    frames_count = -(-n // hop)  # frames start at 0, hop, ... < n and wrap around the loop end
+    wrapped = np.concatenate([x, np.resize(x, frames_count * hop + n_fft - n)])
+    frames = np.lib.stride_tricks.sliding_window_view(wrapped, n_fft)[::hop][:frames_count] * window
+    centres = (np.arange(frames_count) * hop + n_fft // 2) % n
     fc = np.clip(cutoff[centres], 20.0, 0.45 * sample_rate)[:, None]
     freqs = np.fft.rfftfreq(n_fft, 1.0 / sample_rate)
     spec = np.fft.rfft(frames, axis=-1) * resonant_lowpass_gain(freqs, fc, resonance)
-    out_frames = np.fft.irfft(spec, n=n_fft, axis=-1) * window
-    flat = index.ravel()
-    out = np.bincount(flat, weights=out_frames.ravel(), minlength=n)
-    norm = np.bincount(flat, weights=np.broadcast_to(window * window, index.shape).ravel(), minlength=n)
+    out = _overlap_add(np.fft.irfft(spec, n=n_fft, axis=-1) * window, hop, n)
+    norm = _overlap_add(np.broadcast_to(window * window, frames.shape), hop, n)
     return out / np.maximum(norm, 1e-8)
