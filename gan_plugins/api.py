@@ -106,6 +106,10 @@ class GanPlugin(Protocol):
         """Write a preview of ``samples`` ``(N, C, H, W)`` (image grid or spectrogram sheet) to ``path`` (PNG)."""
         ...
 
+    # Optional (not required by the trainer): ``smoke_config(folder: Path) -> (data: str, overrides: dict)`` gives a
+    # tiny dataset (written under ``folder`` if needed) and tiny-capacity settings, so the project's smoke test can
+    # build, train one step, sample, save and load every installed plugin.
+
 
 # ------------------------------------------------------------------------------------------------------ registry
 @dataclass

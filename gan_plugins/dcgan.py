@@ -126,6 +126,10 @@ class DCGANPlugin:
     def default_config(self) -> dict[str, Any]:
         return {"z_dim": 64, "width": 32, "image_shape": [1, 28, 28], "n_layers": 2, "g_norm": "batch"}
 
+    def smoke_config(self, folder: Path) -> tuple[str, dict[str, Any]]:
+        """Bundled digits and a 4-channel-wide model: the tiny setting of the smoke test."""
+        return BUNDLED, {"width": 4, "z_dim": 8}
+
     def build(self, config: Mapping[str, Any]) -> tuple[nn.Module, nn.Module]:
         g = DCGANGenerator(z_dim=config["z_dim"], width=config["width"], image_shape=config["image_shape"],
                            n_layers=config["n_layers"], norm=config["g_norm"])
