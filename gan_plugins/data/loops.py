@@ -265,10 +265,16 @@ def open_loops(path: str | os.PathLike, *, shape=None, dtype=None, offset: int =
         Inconsistent ``shape``/``dtype``/``offset``.
     """
     path = Path(path)
+    if path.is_dir():
+        raise DatasetError(f"{path}: is a directory, not a dataset file")
     if not path.is_file():
         raise DatasetError(f"{path}: no such dataset file")
     if shape is not None or dtype is not None:
         return _open_raw(path, shape, dtype, offset, sample_rate)
+    with open(path, "rb") as f:
+        if f.read(6) != _MAGIC[:6]:
+            raise DatasetError(f"{path}: not a .npy file (no NUMPY header); for a raw memmap give its shape and "
+                               "dtype")
     side = sidecar_path(path)
     try:
         data = np.load(path, mmap_mode="r")

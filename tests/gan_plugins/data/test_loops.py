@@ -215,3 +215,12 @@ def test_ensure_synth_dataset_reuses_only_the_same_dataset(tmp_path):
     sidecar_path(path).unlink()
     ensure_synth_dataset(path, 4, 0.5, 4, progress=False)  # a dataset without sidecar is not trusted
     assert open_loops(path)[1].meta["settings"]["n"] == 4
+
+
+def test_open_refuses_directories_and_non_npy_files(tmp_path):
+    with pytest.raises(DatasetError, match="is a directory"):
+        open_loops(tmp_path)
+    junk = tmp_path / "junk.npy"
+    junk.write_bytes(b"not numpy at all")
+    with pytest.raises(DatasetError, match="no NUMPY header"):
+        open_loops(junk)
