@@ -447,6 +447,8 @@ class Trainer:
         if rank0:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             (self.run_dir / "config.json").write_text(json.dumps(self.cfg, indent=2, sort_keys=True) + "\n")
+            for name in ("log.csv", "evals.csv"):  # rows a killed run logged after its last checkpoint
+                _truncate_csv(self.run_dir / name, self.step)
             from torch.utils.tensorboard import SummaryWriter
 
             self._tb = SummaryWriter(str(self.run_dir / "tb"), purge_step=self.step + 1 if self.step else None)
@@ -494,6 +496,17 @@ class Trainer:
         result.step, result.history, result.evals = self.step, self.history, self.evals
         result.seconds, result.eval_seconds = time.perf_counter() - t0, self.eval_seconds
         return result
+
+
+def _truncate_csv(path: Path, step: int) -> None:
+    if not path.exists():
+        return
+    with open(path, newline="") as fh:
+        rows = list(csv.reader(fh))
+    kept = rows[:1] + [r for r in rows[1:] if r and int(float(r[0])) <= step]
+    if len(kept) != len(rows):
+        with open(path, "w", newline="") as fh:
+            csv.writer(fh).writerows(kept)
 
 
 def _append_csv(path: Path, row: Mapping[str, float]) -> None:
@@ -551,6 +564,9 @@ def train(plugin: str, *, data: str, loss: str, out: str | Path, steps: int | No
         if cfg.get("plugin") != plugin or cfg.get("loss") != loss:
             raise ParameterError(f"{ckpt} was trained as {cfg.get('plugin')}/{cfg.get('loss')}, not {plugin}/{loss}")
         plug = get_plugin(plugin)
+        # settings added to the project after this checkpoint was written take their defaults (= old behaviour)
+        current = resolve_config(plug, loss=loss, data=cfg.get("data", data))
+        cfg = {**{k: v for k, v in current.items() if k not in cfg}, **cfg}
     else:
         if ckpt.exists():
             raise ParameterError(f"{out} already holds a checkpoint; pass --resume to continue or pick another --out")

@@ -73,6 +73,7 @@ def load_generator(ref: str | Path, *, device: str | torch.device = "cpu") -> tu
         raise CheckpointError(f"checkpoint {path} holds no generator ('ema' and 'config' keys)")
     cfg = dict(state["config"])
     plugin = get_plugin(cfg["plugin"])
+    cfg = {**plugin.default_config(), **cfg}  # settings newer than the checkpoint take their defaults
     generator, _ = plugin.build(cfg)
     try:
         generator.load_state_dict(state["ema"])

@@ -38,6 +38,15 @@ def test_resume_continues_exactly(tmp_path, loss):
             torch.testing.assert_close(sb[key][name], value, rtol=0, atol=1e-6, msg=f"{key}.{name}")
 
 
+def test_resume_drops_log_rows_written_after_the_checkpoint(tmp_path):
+    train("dcgan", data="mnist", loss="hinge", out=tmp_path, steps=2, overrides=TINY, progress=False)
+    with open(tmp_path / "log.csv", "a") as fh:  # as if a killed run had logged step 3 past its checkpoint
+        fh.write("3,9,9,0,0,0,0,0,0\n")
+    train("dcgan", data="mnist", loss="hinge", out=tmp_path, steps=4, resume=True, progress=False)
+    assert [s for s, *_ in _losses(tmp_path)] == [1, 2, 3, 4]
+    assert _losses(tmp_path)[2][1] != 9.0
+
+
 def test_checkpoint_holds_the_full_state(tmp_path):
     train("dcgan", data="mnist", loss="wgan", out=tmp_path, steps=2, overrides=TINY, progress=False)
     state = load_checkpoint(tmp_path / "last.pt")
