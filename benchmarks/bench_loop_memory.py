@@ -7,7 +7,7 @@ process and of the workers. Linux only.
 
 Run from the repository root::
 
-    MALLOC_MMAP_THRESHOLD_=1048576 .venv/bin/python docs/examples/loops/bench_memory.py \
+    MALLOC_MMAP_THRESHOLD_=1048576 .venv/bin/python benchmarks/bench_loop_memory.py \
         --out /tmp/bench10g.npy --gb 10.5 --workers 2
 
 Without the ``MALLOC_MMAP_THRESHOLD_`` setting glibc keeps freed 8 MB temporaries of the consuming loop (here
