@@ -139,3 +139,11 @@ def test_plugin_schedule_and_feature_transform_are_used_and_checkpointed(tmp_pat
     assert load_checkpoint(tmp_path / "last.pt")["schedule"] == {"stage": 1, "alpha": 0.75}
     header = (tmp_path / "log.csv").read_text().splitlines()[0]
     assert header.endswith("stage,alpha,seconds")
+
+
+@pytest.mark.cuda
+def test_cuda_amp_step(tmp_path):
+    res = train("dcgan", data="mnist", loss="wgan-gp", out=tmp_path, steps=2, overrides={**TINY, "amp": True},
+                progress=False)
+    state = load_checkpoint(tmp_path / "last.pt")
+    assert res.step == 2 and all(torch.isfinite(v).all() for v in state["generator"].values() if v.is_floating_point())
