@@ -1,0 +1,39 @@
+"""The representation benchmark end to end on tiny trained runs (numbers are not meaningful, the plumbing is)."""
+
+from __future__ import annotations
+
+import pytest
+
+from gan_plugins.data.synth_dataset import write_synth_dataset
+from gan_plugins.metrics.representations import benchmark_representations, write_report
+from gan_plugins.train import train
+
+TINY = {"n_fft": 256, "hop_length": 64, "n_mels": 16, "frames": 32, "batch_size": 4, "sample_every": 0,
+        "ckpt_every": 0, "grid_size": 4, "width_max": 8, "width_base": 8, "z_dim": 8, "gl_iter": 4}
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("rep")
+    data = write_synth_dataset(root / "loops.npy", n=60, seconds=0.1, seed=0, progress=False)
+    out = {}
+    for rep in ("mel-if", "mel-gl"):
+        train("gansynth", data=str(data), loss="wgan-gp", out=root / rep, steps=2,
+              overrides={**TINY, "representation": rep}, progress=False)
+        out[rep] = root / rep
+    return data, out
+
+
+def test_benchmark_reports_every_score_with_floor_and_ceiling(runs, tmp_path):
+    data, paths = runs
+    result = benchmark_representations(paths, data, n=24, n_real=40, k=4, out_dir=tmp_path / "out")
+    assert result["floor"]["fdd"] < result["ceiling"]["fdd"]
+    for label, row in result["runs"].items():
+        assert row["finite"] and row["max_abs"] <= 1.0
+        assert 0.0 <= row["ndb_k"] <= 1.0 and row["fdd"] >= 0.0 and row["samples_per_s"] > 0
+        assert row["step"] == 2
+        assert len(list((tmp_path / "out" / label).glob("*.wav"))) == 8
+    assert "samples_per_s_pghi_only" in result["runs"]["mel-gl"]
+    assert (tmp_path / "out" / "training-curves.png").is_file()
+    report = write_report(result, tmp_path / "report.md", command="loopgan benchmark representations ...").read_text()
+    assert "| mel-if | mel-if | 2 |" in report and "floor (held-out real)" in report and "ceiling (noise)" in report
