@@ -245,11 +245,12 @@ def pghi(mag: torch.Tensor, params: STFTParams, *, tol: float = 1e-5, seed: int 
     return torch.from_numpy(phase).reshape(mag.shape).to(device=mag.device, dtype=mag.dtype)
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True)
 def _heap_integrate(logs, dt, df, log_tol, noise):  # pragma: no cover - compiled; tested through pghi()
+    # Serial on purpose: numba's parallel (OpenMP) layer resets torch's intra-op thread count process-wide.
     n_items, n_freqs, n_frames = logs.shape
     out = np.empty_like(logs)
-    for b in numba.prange(n_items):
+    for b in range(n_items):
         out[b] = _integrate_one(logs[b], dt[b], df[b], log_tol, noise[b])
     return out
 
