@@ -72,9 +72,10 @@ def cmd_sample(args: argparse.Namespace) -> None:
     z = plugin.latent(args.n, cfg, generator=torch.Generator().manual_seed(args.seed))
     with torch.no_grad():
         samples = torch.cat([generator(z[i: i + 256]) for i in range(0, args.n, 256)])
-    paths = plugin.save_samples(samples, Path(args.out), fmt=args.format, config=cfg)
-    grid = plugin.save_grid(samples[:64], Path(args.out) / "grid.png", cfg) if args.format == "png" else None
-    print(f"wrote {len(paths)} {args.format} file(s) to {args.out}" + (f" (preview {grid})" if grid else ""))
+    fmt = args.format or plugin.formats[0]  # each plugin's natural output: png for images, wav for audio
+    paths = plugin.save_samples(samples, Path(args.out), fmt=fmt, config=cfg)
+    grid = plugin.save_grid(samples[:64], Path(args.out) / "grid.png", cfg) if fmt == "png" else None
+    print(f"wrote {len(paths)} file(s) ({fmt}) to {args.out}" + (f" (preview {grid})" if grid else ""))
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
@@ -154,7 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", metavar="RUN_OR_NAME")
     p.add_argument("-n", type=int, default=64)
     p.add_argument("-o", "--out", required=True)
-    p.add_argument("--format", default="png", choices=("png", "npy", "wav"))
+    p.add_argument("--format", default=None, choices=("png", "npy", "wav"),
+                   help="default: the plugin's first format (png for dcgan, wav for gansynth)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_sample)
 
