@@ -17,6 +17,8 @@ import os
 import sys
 from pathlib import Path
 
+from specrep.errors import ParameterError
+
 # Modules that add a command group with ``register(subparsers)``. ``loopgan_cli.loopgan_data`` (the ``data`` group)
 # is written by another engineer; until it lands, a missing module is skipped (see _register_groups).
 COMMAND_GROUPS = ("loopgan_cli.loopgan_data",)
@@ -79,6 +81,10 @@ def cmd_sample(args: argparse.Namespace) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
+    if args.real or args.fake:
+        return cmd_evaluate_audio(args)
+    if args.model is None:
+        raise ParameterError("give a model (RUN_OR_NAME) for MNIST, or --real and --fake for audio")
     from gan_plugins.metrics.mnist import MnistEvaluator
     from gan_plugins.pretrained import load_generator
 
@@ -94,6 +100,45 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
           f"{ev.ceiling:.1f}; {ev.n_samples} samples)")
     print(f"class coverage {scores['coverage']:.0f}/10, KL(class histogram || uniform) {scores['kl_uniform']:.4f}, "
           f"mean confidence {scores['confidence']:.3f}, confident (>0.9) {scores['confident_frac']:.3f}")
+
+
+def cmd_evaluate_audio(args: argparse.Namespace) -> None:
+    from gan_plugins.metrics.audio_eval import evaluate_audio
+
+    if not (args.real and args.fake):
+        raise ParameterError("audio evaluation needs both --real and --fake (a loop dataset or a folder of audio)")
+    report = evaluate_audio(args.real, args.fake, k=args.k, limit=args.n or 2000, seed=args.seed)
+    if args.json:
+        _print_json(report)
+        return
+    f, lo, hi = report["fake_scores"], report["floor"], report["ceiling"]
+    print(f"{report['n_fake']} generated vs {report['n_real']} real loops at {report['sample_rate']} Hz "
+          f"(NDB bins: k={report['k']})")
+    print(f"{'':14}{'fake':>10}{'floor':>10}{'ceiling':>10}")
+    for key, label in (("ndb_k", "NDB/K"), ("jsd", "JSD"), ("fdd", "FDD")):
+        print(f"{label:<14}{f[key]:>10.3f}{lo[key]:>10.3f}{hi[key]:>10.3f}")
+    for line in report["skipped"]:
+        print(f"skipped {line}")
+
+
+def cmd_benchmark_representations(args: argparse.Namespace) -> None:
+    import shlex
+    import sys
+
+    from gan_plugins.metrics.representations import benchmark_representations, write_report
+
+    runs = {}
+    for item in args.runs:
+        label, sep, path = item.partition("=")
+        runs[label if sep else Path(item).name] = path if sep else item
+    result = benchmark_representations(runs, args.data, n=args.n, n_real=args.n_real, k=args.k, seed=args.seed,
+                                       out_dir=args.out_dir)
+    command = "loopgan " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    path = write_report(result, args.report, command=command)
+    if args.json:
+        _print_json(result)
+    else:
+        print(path.read_text(), end="")
 
 
 def cmd_pretrained(args: argparse.Namespace) -> None:
@@ -160,8 +205,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_sample)
 
-    p = sub.add_parser("evaluate", help="Fréchet distance (with floor and ceiling) and class coverage on MNIST")
-    p.add_argument("model", metavar="RUN_OR_NAME")
+    p = sub.add_parser("evaluate", help="MNIST: Fréchet distance and class coverage of a model; audio: NDB/K and "
+                                         "FDD of --fake loops against --real loops (each with floor and ceiling)")
+    p.add_argument("model", metavar="RUN_OR_NAME", nargs="?")
+    p.add_argument("--real", help="audio: a loop dataset (.npy) or a folder of audio files")
+    p.add_argument("--fake", help="audio: generated loops, a dataset or a folder (e.g. from loopgan sample)")
+    p.add_argument("-k", type=int, default=50, help="audio: NDB bins (GANSynth: 50)")
     p.add_argument("--data", default="mnist")
     p.add_argument("-n", type=int, default=None, help="samples (default: size of the held-out split)")
     p.add_argument("--seed", type=int, default=12345)
@@ -183,6 +232,19 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     b.add_argument("--no-progress", action="store_true")
     b.set_defaults(func=cmd_benchmark_losses)
+
+    b = bsub.add_parser("representations", help="trained audio models side by side (IF vs phase reconstruction)")
+    b.add_argument("runs", nargs="+", metavar="[LABEL=]RUN", help="run folders or checkpoints to compare")
+    b.add_argument("--data", required=True, help="the loop dataset they were trained on")
+    b.add_argument("-n", type=int, default=500, help="generated loops per model")
+    b.add_argument("--n-real", type=int, default=1000, help="real loops that define the NDB bins")
+    b.add_argument("-k", type=int, default=50, help="NDB bins")
+    b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--out-dir", type=Path, default=Path("docs/results/representations"),
+                   help="audio examples, spectrogram sheets and training curves")
+    b.add_argument("--report", type=Path, default=Path("docs/results/representations.md"))
+    b.add_argument("--json", action="store_true")
+    b.set_defaults(func=cmd_benchmark_representations)
 
     _register_groups(sub)
     return parser

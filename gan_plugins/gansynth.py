@@ -139,6 +139,14 @@ class GANSynthPlugin:
             "drift": 0.001,
         }
 
+    def smoke_config(self, folder: Path) -> tuple[str, dict[str, Any]]:
+        """Tiny procedural dataset and model for smoke tests: ``(data path, overrides)``."""
+        from gan_plugins.data.synth_dataset import write_synth_dataset
+
+        data = write_synth_dataset(Path(folder) / "loops.npy", n=12, seconds=0.1, seed=0, progress=False)
+        return str(data), {"n_fft": 256, "hop_length": 64, "n_mels": 16, "frames": 32, "width_max": 8,
+                           "width_base": 8, "z_dim": 8}
+
     def audio_features(self, config: Mapping[str, Any]) -> AudioFeatures:
         """The (cached) :class:`AudioFeatures` of a config."""
         keys = ("representation", "sample_rate", "loop_samples", "n_fft", "hop_length", "n_mels", "frames", "gl_iter",
