@@ -16,11 +16,13 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 
 setup: $(STAMP)
 
-# The main job on the embedded default: round trip of a bundled real recording, with a plot.
+# The main job on the embedded default: round trips of a bundled real recording (with plots), then samples of the
+# bundled dcgan-mnist generator. Grows to GANSynth loops and `loopgan demo` once those models ship.
 demo: $(STAMP)
 	mkdir -p out
 	$(BIN)/specrep-cli roundtrip example:guitar_chord1 --chain mag-if -o out/roundtrip.wav --plot out/roundtrip.png
 	$(BIN)/specrep-cli roundtrip example:guitar_chord1 --chain mag-gl -o out/roundtrip-gl.wav --plot out/roundtrip-gl.png
+	$(BIN)/loopgan sample dcgan-mnist -n 64 -o out/dcgan-mnist
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
