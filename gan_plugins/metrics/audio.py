@@ -70,7 +70,8 @@ def descriptor_features(waves, sample_rate: int) -> np.ndarray:
 
 
 def _periodicity(onset: torch.Tensor, sample_rate: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Tempo in BPM (60-200) of the highest onset autocorrelation peak, and that peak's normalised height."""
+    """Tempo in BPM (60-200) of the highest onset autocorrelation peak after a log-normal tempo prior (centre
+    120 BPM, one octave wide, as librosa's tempo estimator), and that peak's normalised height (prior-free)."""
     o = onset - onset.mean(-1, keepdim=True)
     n = o.shape[-1]
     spec = torch.fft.rfft(o, n=2 * n)
@@ -80,7 +81,8 @@ def _periodicity(onset: torch.Tensor, sample_rate: int) -> tuple[torch.Tensor, t
     lags = torch.arange(n, dtype=torch.float32)
     bpm = 60.0 * frame_rate / lags.clamp(min=1)
     valid = (bpm >= 60) & (bpm <= 200)
-    masked = torch.where(valid, ac, torch.full_like(ac, -math.inf))
+    prior = torch.exp(-0.5 * torch.log2(bpm / 120.0) ** 2)
+    masked = torch.where(valid, ac * prior, torch.full_like(ac, -math.inf))
     best = masked.argmax(-1)
     return bpm[best], ac.gather(-1, best[:, None])[:, 0]
 

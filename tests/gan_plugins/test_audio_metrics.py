@@ -51,7 +51,8 @@ def test_tempo_feature_reads_the_labelled_tempo(sets):
     real, labels, _, _ = sets
     feats = descriptor_features(real[:40], SR)
     bpm = np.array([lab["bpm"] for lab in labels[:40]])
-    # The strongest periodicity is the beat or a simple ratio of it (half/double time, 8th notes).
+    # The strongest periodicity is the beat or a simple ratio of it: half/double time, or the dotted rhythms
+    # (2/3, 3/2) the bass and chord patterns use. Measured 0.9 of loops; a tempo drawn at random hits 0.2.
     ratio = feats[:, -2] / bpm
-    near = np.min(np.abs(ratio[:, None] - np.array([0.5, 1.0, 2.0])[None]), axis=1)
-    assert np.mean(near < 0.08) >= 0.7
+    near = np.min(np.abs(ratio[:, None] - np.array([0.5, 2 / 3, 1.0, 1.5, 2.0])[None]), axis=1)
+    assert np.mean(near < 0.08) >= 0.75
