@@ -20,11 +20,8 @@ Every file that yields no loop is reported with a reason:
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-from collections import deque
 from dataclasses import asdict, dataclass, field
-from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +31,7 @@ from specrep.errors import AudioFileError, ParameterError, check_positive_float,
 from specrep.io import load
 
 from .loops import DatasetError, LoopWriter
+from .pool import ordered_map
 
 REMAINDERS = ("pad", "drop")
 #: First bytes of the containers libsndfile reads (to tell "corrupt audio" from "not audio").
@@ -180,23 +178,6 @@ def _decode(job):
     return index, loops, starts, silent, None
 
 
-def _ordered(jobs: list, workers: int):
-    if workers == 1:
-        yield from map(_decode, jobs)
-        return
-    pending: deque = deque()
-    todo = iter(jobs)
-    with multiprocessing.get_context().Pool(workers) as pool:
-        for job in islice(todo, 2 * workers):
-            pending.append(pool.apply_async(_decode, (job,)))
-        while pending:
-            result = pending.popleft().get()
-            job = next(todo, None)
-            if job is not None:
-                pending.append(pool.apply_async(_decode, (job,)))
-            yield result
-
-
 def prepare_folder(audio_dir: str | os.PathLike, out_path: str | os.PathLike, *, seconds: float,
                    sample_rate: int = 16000, remainder: str = "pad", min_fill: float = 0.5,
                    silence_db: float = -60.0, dtype: str = "float32", workers: int | None = None,
@@ -258,7 +239,7 @@ def prepare_folder(audio_dir: str | os.PathLike, out_path: str | os.PathLike, *,
                         settings=settings)
     try:
         with tqdm(total=len(files), unit="file", desc="prepare", disable=not progress, leave=False) as bar:
-            for index, loops, starts, silent, skipped in _ordered(jobs, min(workers, len(files))):
+            for index, loops, starts, silent, skipped in ordered_map(_decode, jobs, min(workers, len(files))):
                 bar.update(1)
                 if skipped is not None:
                     report.skipped.append(skipped)

@@ -7,10 +7,7 @@ chunk size or worker count (item ``i`` depends only on ``(seed, i)``).
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-from collections import deque
-from itertools import islice
 from pathlib import Path
 
 from tqdm.auto import tqdm
@@ -18,27 +15,13 @@ from tqdm.auto import tqdm
 from specrep.errors import ParameterError, check_positive_int
 
 from .loops import DatasetError, LoopWriter, open_loops
+from .pool import ordered_map
 from .procedural import check_loop_settings, synthesize_loops
 
 
 def _render_chunk(job):
     start, count, kwargs = job
     return synthesize_loops(count, start=start, **kwargs)
-
-
-def _in_pool(jobs: list, workers: int):
-    """Yield chunk results in order from a process pool, never more than ``2 * workers`` chunks in flight."""
-    pending: deque = deque()
-    todo = iter(jobs)
-    with multiprocessing.get_context().Pool(workers) as pool:
-        for job in islice(todo, 2 * workers):
-            pending.append(pool.apply_async(_render_chunk, (job,)))
-        while pending:
-            result = pending.popleft().get()
-            job = next(todo, None)
-            if job is not None:
-                pending.append(pool.apply_async(_render_chunk, (job,)))
-            yield result
 
 
 def write_synth_dataset(out_path: str | os.PathLike, n: int, seconds: float, seed: int, sample_rate: int = 16000,
@@ -86,7 +69,7 @@ def write_synth_dataset(out_path: str | os.PathLike, n: int, seconds: float, see
     with LoopWriter(out_path, samples=samples, sample_rate=sample_rate, dtype=dtype, created_by="synth",
                     settings=settings) as writer, tqdm(total=n, unit="loop", desc="synth", disable=not progress,
                                                        leave=False) as bar:
-        results = map(_render_chunk, jobs) if workers == 1 else _in_pool(jobs, workers)
+        results = ordered_map(_render_chunk, jobs, workers)
         for audio, labels in results:
             writer.append(audio, labels=labels)
             bar.update(len(labels))
