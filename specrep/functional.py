@@ -294,7 +294,8 @@ def mel_unproject(mel: torch.Tensor, fb: torch.Tensor, inv: torch.Tensor, *, n_i
         # A small positive floor lets the multiplicative update move entries that the pinv clipped to 0.
         x = x + 1e-3 * x.mean(dim=-2, keepdim=True) + tiny
         numer = torch.matmul(fb.T, mel)
-        gram = fb.T @ fb
+        floor = 1e-12 * numer.amax(dim=-2, keepdim=True) + tiny
         for _ in range(n_iter):
-            x = x * numer / (torch.matmul(gram, x) + 1e-12 * numer.amax(dim=-2, keepdim=True) + tiny)
+            # fb^T (fb x): two thin products, n_freqs / n_mels times cheaper than forming fb^T fb x
+            x = x * numer / (torch.matmul(fb.T, torch.matmul(fb, x)) + floor)
     return x
