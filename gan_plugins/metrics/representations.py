@@ -15,9 +15,10 @@ import numpy as np
 import torch
 
 import specrep
+from gan_plugins.checkpoint import load_checkpoint
 from gan_plugins.data.loop_dataset import LoopDataset
 from gan_plugins.metrics.audio import NDBReference, descriptor_features, frechet_descriptor_distance
-from gan_plugins.pretrained import load_generator
+from gan_plugins.pretrained import load_generator, resolve_checkpoint
 from specrep.errors import ParameterError
 
 __all__ = ["benchmark_representations", "write_report"]
@@ -104,9 +105,7 @@ def benchmark_representations(runs: Mapping[str, str | Path], data: str | Path, 
                "max_abs": float(np.abs(waves).max()), "finite": bool(np.isfinite(waves).all())}
         if cfg["representation"].endswith("gl"):
             row["samples_per_s_pghi_only"] = _speed(plugin, generator, {**cfg, "gl_iter": 0})
-        step = _last_step(Path(runs[label]))
-        if step is not None:
-            row["step"] = step
+        row["step"] = int(load_checkpoint(resolve_checkpoint(runs[label]), map_location="cpu")["step"])
         result["runs"][label] = row
         if out is not None:
             examples = out / label
@@ -114,15 +113,6 @@ def benchmark_representations(runs: Mapping[str, str | Path], data: str | Path, 
     if out is not None:
         _plot_curves(runs, out / "training-curves.png")
     return result
-
-
-def _last_step(run: Path) -> int | None:
-    log = run / "log.csv" if run.is_dir() else None
-    if log is None or not log.is_file():
-        return None
-    with open(log) as f:
-        rows = list(csv.DictReader(f))
-    return int(float(rows[-1]["step"])) if rows else None
 
 
 def _plot_curves(runs: Mapping[str, str | Path], path: Path) -> None:
