@@ -185,12 +185,9 @@ class _MelBase(Block):
             raise ParameterError(f"params={params!r} must be a MelParams")
         self.params = params
         fb = Fn.mel_filterbank(params)
-        self.register_buffer("fb", torch.as_tensor(fb, dtype=torch.float32), persistent=False)
-        self.register_buffer("inv", torch.as_tensor(Fn.mel_inverse_matrix(params, fb), dtype=torch.float32),
-                             persistent=False)
-        # Phase never goes through the non-negative refinement; GANSynth's transpose or the pseudo-inverse.
-        self.register_buffer("fb64", torch.as_tensor(fb), persistent=False)
-        self.register_buffer("inv64", torch.as_tensor(Fn.mel_inverse_matrix(params, fb)), persistent=False)
+        # Stored once in float64 (the phase projection needs it) and cast to the input's dtype at use.
+        self.register_buffer("fb", torch.as_tensor(fb), persistent=False)
+        self.register_buffer("inv", torch.as_tensor(Fn.mel_inverse_matrix(params, fb)), persistent=False)
 
     def _to_mel(self, mag: torch.Tensor) -> torch.Tensor:
         return Fn.mel_project(mag ** self.params.power, self.fb.to(mag.dtype))
@@ -236,7 +233,7 @@ class MelIF(_MelBase):
         _channels(x, 2, "MelIF")
         mag, phase = x.unbind(-3)
         unwrapped = Fn.unwrap(phase.double(), dim=-1)
-        mel_phase = Fn.mel_project(unwrapped, self.fb64.double())  # stays float64 even after module.float()
+        mel_phase = Fn.mel_project(unwrapped, self.fb.double())  # float64 even after module.float()
         mel_if = torch.diff(mel_phase, dim=-1, prepend=torch.zeros_like(mel_phase[..., :1])) / math.pi
         return torch.stack([self._to_mel(mag), mel_if.to(phase.dtype)], dim=-3)
 
@@ -244,7 +241,8 @@ class MelIF(_MelBase):
         _channels(y, 2, "MelIF.inverse")
         mel_mag, mel_if = y.unbind(-3)
         mel_phase = torch.cumsum(mel_if.double() * math.pi, dim=-1)
-        phase = Fn.wrap(Fn.mel_unproject(mel_phase, self.fb64.double(), self.inv64.double(), nonneg=False))
+        # Phase never goes through the non-negative refinement: GANSynth's transpose or the pseudo-inverse.
+        phase = Fn.wrap(Fn.mel_unproject(mel_phase, self.fb.double(), self.inv.double(), nonneg=False))
         return torch.stack([self._from_mel(mel_mag), phase.to(mel_if.dtype)], dim=-3)
 
 
