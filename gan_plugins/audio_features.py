@@ -20,9 +20,20 @@ from torch import Tensor
 import specrep
 from specrep.errors import ParameterError, check_choice, check_positive_int
 
-__all__ = ["REPRESENTATIONS", "AudioFeatures", "fit_normalization"]
+__all__ = ["REPRESENTATIONS", "AudioFeatures", "default_mel_n_iter", "fit_normalization"]
 
 REPRESENTATIONS = ("mag-gl", "mag-if", "mel-gl", "mel-if")
+
+
+def default_mel_n_iter(representation: str) -> int:
+    """NNLS refinements of the mel inverse used when decoding ``representation``.
+
+    Measured on 32 procedural loops (64 mel bands, n_fft 1024, hop 512; docs/gansynth.md): for mel-gl, 50
+    refinements improve the Griffin-Lim output's spectral convergence from -7.2 to -9.5 dB over 2; for mel-if the
+    band-averaged phase, not the magnitude, limits quality (-4.9 vs -5.4 dB, same log-spectral distance) while 50
+    refinements cost 6x the decoding time, so IF decoding uses 2.
+    """
+    return 2 if representation.endswith("if") else 50
 
 
 class AudioFeatures:
@@ -32,8 +43,10 @@ class AudioFeatures:
     ----------
     config : Mapping
         ``representation``, ``sample_rate``, ``loop_samples``, ``n_fft``, ``hop_length``, ``frames``, ``n_mels``
-        (mel), ``gl_iter`` (magnitude-only), and ``norm_scale`` / ``norm_shift`` (one value per channel, or None
-        before they are fitted).
+        (mel), ``mel_inverse`` / ``mel_n_iter`` (mel: how decoding maps bands back to linear rows, see
+        :class:`specrep.MelParams`; None picks :func:`default_mel_n_iter`), ``gl_iter`` / ``gl_init``
+        (magnitude-only: Griffin-Lim iterations and initial phase), and ``norm_scale`` / ``norm_shift`` (one value
+        per channel, or None before they are fitted).
     """
 
     def __init__(self, config: Mapping[str, Any]):
@@ -56,10 +69,14 @@ class AudioFeatures:
         kw: dict[str, Any] = {"sample_rate": self.sample_rate, "n_fft": int(config["n_fft"]), "hop_length": hop}
         if rep.startswith("mel"):
             kw["n_mels"] = int(config["n_mels"])
+            kw["mel_inverse"] = str(config.get("mel_inverse") or "nnls")
+            n_iter = config.get("mel_n_iter")
+            kw["mel_n_iter"] = int(default_mel_n_iter(rep) if n_iter is None else n_iter)
         else:
             kw["drop_nyquist"] = True  # n_fft / 2 rows, a power of two; dropping DC instead would remove bass
         if rep.endswith("gl"):
             kw["n_iter"] = int(config.get("gl_iter", 32))
+            kw["init"] = str(config.get("gl_init") or "pghi")
         self.chain = specrep.chain(rep, **kw)
         scale, shift = config.get("norm_scale"), config.get("norm_shift")
         self.norm = specrep.Normalize(scale, shift, clip=True) if scale is not None else None

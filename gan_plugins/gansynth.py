@@ -125,6 +125,9 @@ class GANSynthPlugin:
             "n_mels": 64,
             "frames": 64,
             "gl_iter": 32,
+            "gl_init": "pghi",         # initial phase of Griffin-Lim: pghi, random or zeros
+            "mel_inverse": "nnls",     # decoding mel -> linear: nnls, pinv or transpose (GANSynth's)
+            "mel_n_iter": None,        # NNLS refinements; None: 2 for IF, 50 for Griffin-Lim (default_mel_n_iter)
             "width_max": 128,
             "width_base": 512,
             "norm_scale": None,        # fitted on the data (stored in the dataset sidecar and in checkpoints)
@@ -150,7 +153,7 @@ class GANSynthPlugin:
     def audio_features(self, config: Mapping[str, Any]) -> AudioFeatures:
         """The (cached) :class:`AudioFeatures` of a config."""
         keys = ("representation", "sample_rate", "loop_samples", "n_fft", "hop_length", "n_mels", "frames", "gl_iter",
-                "norm_scale", "norm_shift")
+                "gl_init", "mel_inverse", "mel_n_iter", "norm_scale", "norm_shift")
         key = tuple(tuple(v) if isinstance(v, list) else v for v in (config.get(k) for k in keys))
         if key not in self._features:
             self._features[key] = AudioFeatures(config)

@@ -41,17 +41,44 @@ def _consistency(plugin, cfg, feats: torch.Tensor) -> float:
     return float(specrep.metrics.spectral_consistency_db(af.chain, x, length=af.model_samples).mean())
 
 
-def _speed(plugin, generator, cfg, *, batch: int = 16, repeat: int = 3) -> float:
-    """Samples per second of generator + synthesis for one batch (best of ``repeat``)."""
-    z = plugin.latent(batch, cfg, generator=torch.Generator().manual_seed(1))
+def _best_time(fn, repeat: int) -> float:
+    fn()  # warm-up (compiles PGHI once, fills caches)
     best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def _speed(plugin, generator, cfg, *, batch: int = 16, repeat: int = 3) -> dict[str, float]:
+    """Seconds for one batch: ``synthesis`` (features -> audio, the representation's decoder) and ``total``
+    (generator + synthesis), each the best of ``repeat`` runs."""
+    z = plugin.latent(batch, cfg, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
-        plugin.render(generator(z), cfg)  # warm-up (compiles PGHI once)
-        for _ in range(repeat):
-            start = time.perf_counter()
-            plugin.render(generator(z), cfg)
-            best = min(best, time.perf_counter() - start)
-    return batch / best
+        feats = generator(z)
+        synthesis = _best_time(lambda: plugin.render(feats, cfg), repeat)
+        total = _best_time(lambda: plugin.render(generator(z), cfg), repeat)
+    return {"synthesis_s": synthesis, "total_s": total, "batch": batch}
+
+
+def _decoders(cfg) -> dict[str, dict[str, Any]]:
+    """The decoders timed for one run: its own, plus for magnitude-only runs the issue's baseline (32 plain
+    Griffin-Lim iterations from random phase) and PGHI alone."""
+    own = ("cumulative sum of IF" if cfg["representation"].endswith("if")
+           else f"{str(cfg.get('gl_init') or 'pghi').upper()} + {cfg['gl_iter']} fast Griffin-Lim iterations")
+    found = {own: {}}
+    if cfg["representation"].endswith("gl"):
+        found["random phase + 32 fast Griffin-Lim iterations"] = {"gl_init": "random", "gl_iter": 32}
+        found["PGHI only"] = {"gl_init": "pghi", "gl_iter": 0}
+    return found
+
+
+def _oracle(plugin, cfg, held_out: np.ndarray) -> np.ndarray:
+    """Held-out real loops through the run's representation and decoder: what a perfect model could reach."""
+    af = plugin.audio_features(cfg)
+    x = torch.as_tensor(held_out, dtype=torch.float32)
+    return torch.cat([af.decode(af.encode(chunk)) for chunk in x.split(64)]).numpy()
 
 
 def benchmark_representations(runs: Mapping[str, str | Path], data: str | Path, *, n: int = 500, n_real: int = 1000,
@@ -67,8 +94,10 @@ def benchmark_representations(runs: Mapping[str, str | Path], data: str | Path, 
 
     Returns
     -------
-    dict with ``floor``, ``ceiling`` and one entry per run (ndb_k, jsd, fdd, consistency_db, samples_per_s, step,
-    representation, synthesis), plus ``settings``.
+    dict with ``floor``, ``ceiling`` and one entry per run (ndb_k, jsd, fdd, consistency_db, step, representation,
+    synthesis, ``oracle``: the scores of held-out real loops passed through the run's representation and decoder,
+    ``speed``: per decoder, seconds per batch of 16 for synthesis alone and generator + synthesis), plus
+    ``settings``.
     """
     if not runs:
         raise ParameterError("give at least one run to benchmark")
@@ -96,15 +125,17 @@ def benchmark_representations(runs: Mapping[str, str | Path], data: str | Path, 
     out = Path(out_dir) if out_dir else None
     for label, (plugin, generator, cfg) in loaded.items():
         waves, feats = _generate(plugin, generator, cfg, n, seed)
+        decoders = _decoders(cfg)
+        oracle = _oracle(plugin, cfg, held_out)
         row = {"representation": cfg["representation"], "run": str(runs[label]), **ref.score(waves),
                "fdd": frechet_descriptor_distance(real, waves, sr, real_features=real_desc),
                "consistency_db": _consistency(plugin, cfg, feats[:64]),
-               "samples_per_s": _speed(plugin, generator, cfg),
-               "synthesis": "cumulative sum of IF" if cfg["representation"].endswith("if")
-               else f"PGHI + {cfg['gl_iter']} fast Griffin-Lim iterations",
-               "max_abs": float(np.abs(waves).max()), "finite": bool(np.isfinite(waves).all())}
-        if cfg["representation"].endswith("gl"):
-            row["samples_per_s_pghi_only"] = _speed(plugin, generator, {**cfg, "gl_iter": 0})
+               "synthesis": next(iter(decoders)),
+               "oracle": {**ref.score(oracle), "fdd": frechet_descriptor_distance(real, oracle, sr,
+                                                                                 real_features=real_desc)},
+               "speed": {name: _speed(plugin, generator, {**cfg, **extra}) for name, extra in decoders.items()},
+               "max_abs": float(np.abs(waves).max()), "finite": bool(np.isfinite(waves).all()),
+               "threads": torch.get_num_threads()}
         row["step"] = int(load_checkpoint(resolve_checkpoint(runs[label]), map_location="cpu")["step"])
         result["runs"][label] = row
         if out is not None:
@@ -145,6 +176,26 @@ def _plot_curves(runs: Mapping[str, str | Path], path: Path) -> None:
     plt.close(fig)
 
 
+def _speed_table(result: Mapping[str, Any]) -> list[str]:
+    rows = [(label, r["representation"], name, t) for label, r in result["runs"].items()
+            for name, t in r["speed"].items()]
+    if not rows:
+        return []
+    threads = {r.get("threads") for r in result["runs"].values()}
+    if_rows = [row for row in rows if row[1].endswith("if") and row[2] == result["runs"][row[0]]["synthesis"]]
+    ref = if_rows[0] if if_rows else None
+    lines = ["", f"Synthesis speed, batch of {rows[0][3]['batch']} loops, CPU, {'/'.join(map(str, threads))} "
+             "thread(s), best of 3; 'synthesis' is features -> audio (the representation's decoder), 'total' adds the "
+             "generator." + (f" Ratios are against {ref[0]}'s IF synthesis." if ref else ""), "",
+             "| model | decoder | synthesis (ms) | loops/s | total (ms) | loops/s | synthesis time / IF's |",
+             "|---|---|---:|---:|---:|---:|---:|"]
+    for label, _, name, t in rows:
+        ratio = f"{t['synthesis_s'] / ref[3]['synthesis_s']:.1f}x" if ref else ""
+        lines.append(f"| {label} | {name} | {t['synthesis_s'] * 1e3:.1f} | {t['batch'] / t['synthesis_s']:.1f} | "
+                     f"{t['total_s'] * 1e3:.1f} | {t['batch'] / t['total_s']:.1f} | {ratio} |")
+    return lines
+
+
 def write_report(result: Mapping[str, Any], path: str | Path, *, command: str) -> Path:
     """Markdown table of :func:`benchmark_representations`' result, headed by the command that produced it."""
     fl, ce = result["floor"], result["ceiling"]
@@ -158,18 +209,18 @@ def write_report(result: Mapping[str, Any], path: str | Path, *, command: str) -
         f"per model; floor = {result['settings']['n_held_out']} held-out real loops; ceiling = noise at the data's "
         "level. Lower is better for every score except speed.",
         "",
-        "| model | representation | steps | NDB/K | JSD | FDD | consistency (dB) | synthesis "
-        "| samples/s (batch 16, CPU) |",
-        "|---|---|---:|---:|---:|---:|---:|---|---:|",
-        f"| floor (held-out real) | | | {fl['ndb_k']:.2f} | {fl['jsd']:.3f} | {fl['fdd']:.2f} | | | |",
+        "| model | representation | steps | NDB/K | JSD | FDD | consistency (dB) |",
+        "|---|---|---:|---:|---:|---:|---:|",
+        f"| floor (held-out real) | | | {fl['ndb_k']:.2f} | {fl['jsd']:.3f} | {fl['fdd']:.2f} | |",
     ]
     for label, r in result["runs"].items():
-        speed = f"{r['samples_per_s']:.1f}"
-        if "samples_per_s_pghi_only" in r:
-            speed += f" (PGHI only: {r['samples_per_s_pghi_only']:.1f})"
+        o = r["oracle"]
         lines.append(f"| {label} | {r['representation']} | {r.get('step', '')} | {r['ndb_k']:.2f} | {r['jsd']:.3f} | "
-                     f"{r['fdd']:.2f} | {r['consistency_db']:.1f} | {r['synthesis']} | {speed} |")
-    lines.append(f"| ceiling (noise) | | | {ce['ndb_k']:.2f} | {ce['jsd']:.3f} | {ce['fdd']:.2f} | | | |")
+                     f"{r['fdd']:.2f} | {r['consistency_db']:.1f} |")
+        lines.append(f"| held-out real through {label}'s representation | {r['representation']} | | "
+                     f"{o['ndb_k']:.2f} | {o['jsd']:.3f} | {o['fdd']:.2f} | |")
+    lines.append(f"| ceiling (noise) | | | {ce['ndb_k']:.2f} | {ce['jsd']:.3f} | {ce['fdd']:.2f} | |")
+    lines += _speed_table(result)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n")

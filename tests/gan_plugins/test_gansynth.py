@@ -90,3 +90,16 @@ def test_wrong_sample_rate_is_reported(loops, tmp_path):
     with pytest.raises(ParameterError, match="set sample_rate=16000"):
         train("gansynth", data=str(loops), loss="wgan-gp", out=tmp_path / "run", steps=1,
               overrides={**TRAINER, **TINY["mel-if"], "sample_rate": 22050}, progress=False)
+
+
+@pytest.mark.parametrize("rep, n_iter", [("mel-if", 2), ("mel-gl", 50)])
+def test_decoding_settings_reach_the_chain(rep, n_iter):
+    base = {"representation": rep, "sample_rate": 16000, "n_fft": 256, "hop_length": 64, "n_mels": 16, "frames": 32}
+    mel = [b for b in AudioFeatures(base).chain.blocks if isinstance(b, specrep.blocks._MelBase)][0]
+    assert (mel.params.inverse, mel.params.n_iter) == ("nnls", n_iter)  # default per representation
+    custom = AudioFeatures({**base, "mel_inverse": "transpose", "mel_n_iter": 0, "gl_init": "random", "gl_iter": 3})
+    mel = [b for b in custom.chain.blocks if isinstance(b, specrep.blocks._MelBase)][0]
+    assert (mel.params.inverse, mel.params.n_iter) == ("transpose", 0)
+    if rep.endswith("gl"):
+        mag = [b for b in custom.chain.blocks if isinstance(b, specrep.Magnitude)][0]
+        assert (mag.reconstruction.init, mag.reconstruction.n_iter) == ("random", 3)
