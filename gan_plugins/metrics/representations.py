@@ -17,7 +17,7 @@ import torch
 import specrep
 from gan_plugins.checkpoint import load_checkpoint
 from gan_plugins.data.loop_dataset import LoopDataset
-from gan_plugins.metrics.audio import NDBReference, descriptor_features, frechet_descriptor_distance
+from gan_plugins.metrics.audio import NDBReference, descriptor_features, frechet_descriptor_distance, rhythm_scores
 from gan_plugins.pretrained import load_generator, resolve_checkpoint
 from specrep.errors import ParameterError
 
@@ -114,12 +114,19 @@ def benchmark_representations(runs: Mapping[str, str | Path], data: str | Path, 
     ref = NDBReference(real, sr, k=k, seed=seed)
     real_desc = descriptor_features(real, sr)
     noise = (rng.standard_normal(held_out.shape) * held_out.std()).astype(np.float32)
+    descs: dict[str, np.ndarray] = {"real (training)": real_desc}
+
+    def scores(name: str, waves: np.ndarray) -> dict[str, float]:
+        descs[name] = descriptor_features(waves, sr)
+        return {**ref.score(waves), "fdd": frechet_descriptor_distance(real, waves, sr, real_features=real_desc,
+                                                                       fake_features=descs[name]),
+                **rhythm_scores(real_desc, descs[name])}
+
     result: dict[str, Any] = {
         "settings": {"data": str(data), "n": n, "n_real": len(real), "n_held_out": len(held_out), "k": k,
                      "seed": seed},
-        "floor": {**ref.score(held_out), "fdd": frechet_descriptor_distance(real, held_out, sr,
-                                                                            real_features=real_desc)},
-        "ceiling": {**ref.score(noise), "fdd": frechet_descriptor_distance(real, noise, sr, real_features=real_desc)},
+        "floor": scores("held-out real", held_out),
+        "ceiling": scores("noise", noise),
         "runs": {},
     }
     out = Path(out_dir) if out_dir else None
@@ -127,12 +134,10 @@ def benchmark_representations(runs: Mapping[str, str | Path], data: str | Path, 
         waves, feats = _generate(plugin, generator, cfg, n, seed)
         decoders = _decoders(cfg)
         oracle = _oracle(plugin, cfg, held_out)
-        row = {"representation": cfg["representation"], "run": str(runs[label]), **ref.score(waves),
-               "fdd": frechet_descriptor_distance(real, waves, sr, real_features=real_desc),
+        row = {"representation": cfg["representation"], "run": str(runs[label]), **scores(label, waves),
                "consistency_db": _consistency(plugin, cfg, feats[:64]),
                "synthesis": next(iter(decoders)),
-               "oracle": {**ref.score(oracle), "fdd": frechet_descriptor_distance(real, oracle, sr,
-                                                                                 real_features=real_desc)},
+               "oracle": scores(f"held-out real through {label}'s representation", oracle),
                "speed": {name: _speed(plugin, generator, {**cfg, **extra}) for name, extra in decoders.items()},
                "max_abs": float(np.abs(waves).max()), "finite": bool(np.isfinite(waves).all()),
                "threads": torch.get_num_threads()}
@@ -143,7 +148,35 @@ def benchmark_representations(runs: Mapping[str, str | Path], data: str | Path, 
             plugin.save_samples(feats[:8], examples, fmt="wav", config=cfg)
     if out is not None:
         _plot_curves(runs, out / "training-curves.png")
+        _plot_rhythm(descs, out / "rhythm.png")
     return result
+
+
+def _plot_rhythm(descs: Mapping[str, np.ndarray], path: Path) -> None:
+    """Estimated tempo and beat strength (onset-autocorrelation peak) of every set, as histograms."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from gan_plugins.metrics.audio import TEMPO_BINS
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.5))
+    for name, d in descs.items():
+        if name.startswith("held-out real through"):
+            continue
+        style = {"histtype": "step", "label": name, "linewidth": 1.5, "weights": np.full(len(d), 1.0 / len(d))}
+        axes[0].hist(d[:, -2], bins=TEMPO_BINS, **style)
+        axes[1].hist(d[:, -1], bins=np.linspace(0.0, 1.0, 21), **style)
+    axes[0].set_xlabel("estimated tempo (BPM)")
+    axes[1].set_xlabel("beat strength: onset-autocorrelation peak")
+    axes[0].set_ylabel("share of loops")
+    axes[0].set_title("tempo")
+    axes[1].set_title("steadiness of the beat")
+    axes[1].legend(fontsize=8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(fig)
 
 
 def _plot_curves(runs: Mapping[str, str | Path], path: Path) -> None:
@@ -174,6 +207,12 @@ def _plot_curves(runs: Mapping[str, str | Path], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100, bbox_inches="tight")
     plt.close(fig)
+
+
+def _score_row(name: str, rep: str, step, r: Mapping[str, Any], consistency: float | None = None) -> str:
+    cons = "" if consistency is None else f"{consistency:.1f}"
+    return (f"| {name} | {rep} | {step} | {r['ndb_k']:.2f} | {r['jsd']:.3f} | {r['fdd']:.2f} | {cons} | "
+            f"{r['beat_strength']:.2f} | {r['clear_beat']:.2f} | {r['tempo_overlap']:.2f} |")
 
 
 def _speed_table(result: Mapping[str, Any]) -> list[str]:
@@ -209,17 +248,20 @@ def write_report(result: Mapping[str, Any], path: str | Path, *, command: str) -
         f"per model; floor = {result['settings']['n_held_out']} held-out real loops; ceiling = noise at the data's "
         "level. Lower is better for every score except speed.",
         "",
-        "| model | representation | steps | NDB/K | JSD | FDD | consistency (dB) |",
-        "|---|---|---:|---:|---:|---:|---:|",
-        f"| floor (held-out real) | | | {fl['ndb_k']:.2f} | {fl['jsd']:.3f} | {fl['fdd']:.2f} | |",
+        "Rhythm: beat strength = median onset-autocorrelation peak (higher = steadier beat); clear beat = share of "
+        "loops at least as periodic as the real loops' 10th percentile; tempo overlap = histogram intersection of "
+        "estimated tempi with the real loops' (1 = same distribution).",
+        "",
+        "| model | representation | steps | NDB/K | JSD | FDD | consistency (dB) | beat strength | clear beat "
+        "| tempo overlap |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        _score_row("floor (held-out real)", "", "", fl),
     ]
     for label, r in result["runs"].items():
-        o = r["oracle"]
-        lines.append(f"| {label} | {r['representation']} | {r.get('step', '')} | {r['ndb_k']:.2f} | {r['jsd']:.3f} | "
-                     f"{r['fdd']:.2f} | {r['consistency_db']:.1f} |")
-        lines.append(f"| held-out real through {label}'s representation | {r['representation']} | | "
-                     f"{o['ndb_k']:.2f} | {o['jsd']:.3f} | {o['fdd']:.2f} | |")
-    lines.append(f"| ceiling (noise) | | | {ce['ndb_k']:.2f} | {ce['jsd']:.3f} | {ce['fdd']:.2f} | |")
+        lines.append(_score_row(label, r["representation"], r.get("step", ""), r, r["consistency_db"]))
+        lines.append(_score_row(f"held-out real through {label}'s representation", r["representation"], "",
+                                r["oracle"]))
+    lines.append(_score_row("ceiling (noise)", "", "", ce))
     lines += _speed_table(result)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -33,13 +33,14 @@ def test_benchmark_reports_every_score_with_floor_and_ceiling(runs, tmp_path):
         assert 0.0 <= row["ndb_k"] <= 1.0 and row["fdd"] >= 0.0
         assert 0.0 <= row["oracle"]["ndb_k"] <= 1.0 and row["oracle"]["fdd"] >= 0.0
         for t in row["speed"].values():
-            assert 0.0 < t["synthesis_s"] <= t["total_s"] * 1.5 and t["batch"] == 16
+            assert t["synthesis_s"] > 0.0 and t["total_s"] > 0.0 and t["batch"] == 16
         assert row["step"] == 2
         assert len(list((tmp_path / "out" / label).glob("*.wav"))) == 8
     assert list(result["runs"]["mel-gl"]["speed"]) == ["PGHI + 4 fast Griffin-Lim iterations",
                                                        "random phase + 32 fast Griffin-Lim iterations", "PGHI only"]
     assert list(result["runs"]["mel-if"]["speed"]) == ["cumulative sum of IF"]
-    assert (tmp_path / "out" / "training-curves.png").is_file()
+    assert (tmp_path / "out" / "training-curves.png").is_file() and (tmp_path / "out" / "rhythm.png").is_file()
+    assert 0.0 <= result["floor"]["clear_beat"] <= 1.0 and 0.0 <= result["ceiling"]["tempo_overlap"] <= 1.0
     report = write_report(result, tmp_path / "report.md", command="loopgan benchmark representations ...").read_text()
     assert "| mel-if | mel-if | 2 |" in report and "floor (held-out real)" in report and "ceiling (noise)" in report
     assert "held-out real through mel-gl's representation" in report and "| mel-if | cumulative sum of IF |" in report
