@@ -111,13 +111,18 @@ class AudioFeatures:
         return feats
 
     def decode(self, feats: Tensor) -> Tensor:
-        """Features ``(B, C, rows, frames)`` -> waves ``(B, loop_samples)`` in [-1, 1], finite."""
+        """Features ``(B, C, rows, frames)`` -> waves ``(B, loop_samples)`` in [-1, 1], finite.
+
+        A loop whose reconstruction peaks above full scale (phase reconstruction moves peaks) is scaled down as a
+        whole rather than clipped, so no loop is distorted by clipping.
+        """
         chain, norm = self._modules(feats.device, feats.dtype)
         with torch.no_grad():
             x = norm.inverse(feats.clamp(-1.0, 1.0)) if norm is not None else feats
             waves = chain.inverse(x, length=self.model_samples)
         waves = waves[..., : self.loop_samples or self.model_samples]
-        return torch.nan_to_num(waves, nan=0.0, posinf=0.0, neginf=0.0).clamp(-1.0, 1.0)
+        waves = torch.nan_to_num(waves, nan=0.0, posinf=0.0, neginf=0.0)
+        return waves / waves.abs().amax(dim=-1, keepdim=True).clamp(min=1.0)
 
 
 def fit_normalization(features: AudioFeatures, waves: np.ndarray | Tensor, *, margin: float = 0.8

@@ -103,3 +103,17 @@ def test_decoding_settings_reach_the_chain(rep, n_iter):
     if rep.endswith("gl"):
         mag = [b for b in custom.chain.blocks if isinstance(b, specrep.Magnitude)][0]
         assert (mag.reconstruction.init, mag.reconstruction.n_iter) == ("random", 3)
+
+
+def test_decode_scales_loud_loops_down_instead_of_clipping():
+    af = AudioFeatures({"representation": "mag-if", "sample_rate": 16000, "n_fft": 64, "hop_length": 32,
+                        "frames": 64})
+    t = torch.arange(af.model_samples) / 16000
+    wave = torch.stack([0.5 * torch.sin(2 * torch.pi * 440 * t), 3.0 * torch.sin(2 * torch.pi * 440 * t)])
+    feats = af.encode(wave, normalize=False)
+    out = af.decode(feats)
+    raw = af.chain.inverse(feats, length=af.model_samples)
+    assert raw[1].abs().max() > 2.9 and out.abs().amax(-1).tolist() == pytest.approx([0.5, 1.0], abs=1e-3)
+    torch.testing.assert_close(out[0], raw[0], atol=1e-6, rtol=0)  # the quiet loop is untouched
+    # the loud loop keeps its waveform shape (scaled by its peak), no flattened peaks
+    torch.testing.assert_close(out[1], raw[1] / raw[1].abs().max(), atol=1e-6, rtol=0)

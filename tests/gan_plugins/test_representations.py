@@ -40,7 +40,7 @@ def test_benchmark_reports_every_score_with_floor_and_ceiling(runs, tmp_path):
                                                        "random phase + 32 fast Griffin-Lim iterations", "PGHI only"]
     assert list(result["runs"]["mel-if"]["speed"]) == ["cumulative sum of IF"]
     assert (tmp_path / "out" / "training-curves.png").is_file() and (tmp_path / "out" / "rhythm.png").is_file()
-    assert 0.0 <= result["floor"]["clear_beat"] <= 1.0 and 0.0 <= result["ceiling"]["tempo_overlap"] <= 1.0
+    assert 0.0 <= result["floor"]["clear_beat"] <= 1.0 and -1.0 <= result["ceiling"]["profile_corr"] <= 1.0
     report = write_report(result, tmp_path / "report.md", command="loopgan benchmark representations ...").read_text()
     assert "| mel-if | mel-if | 2 |" in report and "floor (held-out real)" in report and "ceiling (noise)" in report
     assert "held-out real through mel-gl's representation" in report and "| mel-if | cumulative sum of IF |" in report
