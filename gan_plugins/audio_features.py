@@ -10,6 +10,7 @@ that the centred STFT has exactly ``frames`` frames and an exact inverse, then c
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -20,7 +21,7 @@ from torch import Tensor
 import specrep
 from specrep.errors import ParameterError, check_choice, check_positive_int
 
-__all__ = ["REPRESENTATIONS", "AudioFeatures", "default_mel_n_iter", "fit_normalization"]
+__all__ = ["REPRESENTATIONS", "AudioFeatures", "default_mel_n_iter", "fit_normalization", "lowest_mel_band_hz"]
 
 REPRESENTATIONS = ("mag-gl", "mag-if", "mel-gl", "mel-if")
 
@@ -34,6 +35,25 @@ def default_mel_n_iter(representation: str) -> int:
     refinements cost 6x the decoding time, so IF decoding uses 2.
     """
     return 2 if representation.endswith("if") else 50
+
+
+def lowest_mel_band_hz(sample_rate: int, n_mels: int) -> float:
+    """Width in Hz of the spacing between the first two HTK mel band centres (0 Hz to Nyquist)."""
+    step = float(specrep.functional.hz_to_mel(sample_rate / 2.0)) / (n_mels + 1)
+    return 700.0 * (10.0 ** (step / 2595.0) - 1.0)
+
+
+def _warn_if_bass_bins_shared(sample_rate: int, n_fft: int, n_mels: int) -> None:
+    """mel-if averages the phase derivative of every linear bin inside a band; when the lowest bands span more than
+    one bin, the bass bins (most of a loop's energy) share one IF and the decoded loop loses its low end
+    (docs/results/feature-roundtrip.md: 64 or 96 bands at n_fft 1024 round-trip at -5 to -6 dB spectral
+    convergence, 128 bands at -18.8 dB)."""
+    band, bin_hz = lowest_mel_band_hz(sample_rate, n_mels), sample_rate / n_fft
+    if band > bin_hz:
+        need = next(m for m in range(n_mels, 100 * n_mels) if lowest_mel_band_hz(sample_rate, m) <= bin_hz)
+        warnings.warn(f"mel-if with n_mels={n_mels} at n_fft={n_fft}: the lowest mel bands ({band:.1f} Hz) are wider "
+                      f"than one STFT bin ({bin_hz:.1f} Hz), so bass bins share one instantaneous frequency and "
+                      f"decoded loops lose their low end; use n_mels >= {need}", UserWarning, stacklevel=3)
 
 
 class AudioFeatures:
@@ -77,6 +97,8 @@ class AudioFeatures:
         if rep.endswith("gl"):
             kw["n_iter"] = int(config.get("gl_iter", 32))
             kw["init"] = str(config.get("gl_init") or "pghi")
+        if rep == "mel-if":
+            _warn_if_bass_bins_shared(self.sample_rate, kw["n_fft"], kw["n_mels"])
         self.chain = specrep.chain(rep, **kw)
         scale, shift = config.get("norm_scale"), config.get("norm_shift")
         self.norm = specrep.Normalize(scale, shift, clip=True) if scale is not None else None

@@ -122,7 +122,7 @@ class GANSynthPlugin:
             "loop_samples": None,      # read from the dataset
             "n_fft": 1024,
             "hop_length": 512,
-            "n_mels": 64,
+            "n_mels": 128,             # mel-if needs >= 114 at n_fft 1024 (lowest band <= one bin, see docs)
             "frames": 64,
             "gl_iter": 32,
             "gl_init": "pghi",         # initial phase of Griffin-Lim: pghi, random or zeros
@@ -147,7 +147,7 @@ class GANSynthPlugin:
         from gan_plugins.data.synth_dataset import write_synth_dataset
 
         data = write_synth_dataset(Path(folder) / "loops.npy", n=12, seconds=0.1, seed=0, progress=False)
-        return str(data), {"n_fft": 256, "hop_length": 64, "n_mels": 16, "frames": 32, "width_max": 8,
+        return str(data), {"n_fft": 256, "hop_length": 64, "n_mels": 32, "frames": 32, "width_max": 8,
                            "width_base": 8, "z_dim": 8}
 
     def audio_features(self, config: Mapping[str, Any]) -> AudioFeatures:

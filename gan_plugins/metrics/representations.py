@@ -6,6 +6,7 @@ audio examples, with the floor (held-out real loops) and ceiling (noise) beside 
 from __future__ import annotations
 
 import csv
+import math
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -167,7 +168,7 @@ def _plot_rhythm(profiles: Mapping[str, np.ndarray], bpm: np.ndarray, path: Path
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.5))
     for name, ac in profiles.items():
-        if name.startswith("held-out real through"):
+        if name.startswith("held-out real through") or ac.shape[-1] == 0:
             continue
         axes[0].plot(bpm, ac.mean(0), label=name, linewidth=1.5)
         axes[1].hist(ac.max(-1), bins=np.linspace(0.0, 1.0, 21), histtype="step", linewidth=1.5, label=name,
@@ -178,7 +179,8 @@ def _plot_rhythm(profiles: Mapping[str, np.ndarray], bpm: np.ndarray, path: Path
     axes[1].set_xlabel("beat strength: highest autocorrelation peak of a loop")
     axes[1].set_ylabel("share of loops")
     axes[1].set_title("steadiness of the beat")
-    axes[1].legend(fontsize=8)
+    if axes[1].get_legend_handles_labels()[0]:
+        axes[1].legend(fontsize=8)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100, bbox_inches="tight")
     plt.close(fig)
@@ -216,8 +218,10 @@ def _plot_curves(runs: Mapping[str, str | Path], path: Path) -> None:
 
 def _score_row(name: str, rep: str, step, r: Mapping[str, Any], consistency: float | None = None) -> str:
     cons = "" if consistency is None else f"{consistency:.1f}"
+    rhythm = " | ".join("n/a" if math.isnan(r[k]) else f"{r[k]:.2f}"
+                        for k in ("beat_strength", "clear_beat", "profile_corr"))
     return (f"| {name} | {rep} | {step} | {r['ndb_k']:.2f} | {r['jsd']:.3f} | {r['fdd']:.2f} | {cons} | "
-            f"{r['beat_strength']:.2f} | {r['clear_beat']:.2f} | {r['profile_corr']:.2f} |")
+            f"{rhythm} |")
 
 
 def _speed_table(result: Mapping[str, Any]) -> list[str]:

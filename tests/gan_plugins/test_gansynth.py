@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -16,8 +18,8 @@ from gan_plugins.train import train
 from specrep.errors import ParameterError
 
 TINY = {
-    "mel-if": {"n_fft": 256, "hop_length": 64, "n_mels": 16, "frames": 32},
-    "mel-gl": {"n_fft": 256, "hop_length": 64, "n_mels": 16, "frames": 32, "gl_iter": 2},
+    "mel-if": {"n_fft": 256, "hop_length": 64, "n_mels": 32, "frames": 32},
+    "mel-gl": {"n_fft": 256, "hop_length": 64, "n_mels": 32, "frames": 32, "gl_iter": 2},
     "mag-if": {"n_fft": 64, "hop_length": 32, "frames": 64},
     "mag-gl": {"n_fft": 64, "hop_length": 32, "frames": 64, "gl_iter": 2},
 }
@@ -94,7 +96,7 @@ def test_wrong_sample_rate_is_reported(loops, tmp_path):
 
 @pytest.mark.parametrize("rep, n_iter", [("mel-if", 2), ("mel-gl", 50)])
 def test_decoding_settings_reach_the_chain(rep, n_iter):
-    base = {"representation": rep, "sample_rate": 16000, "n_fft": 256, "hop_length": 64, "n_mels": 16, "frames": 32}
+    base = {"representation": rep, "sample_rate": 16000, "n_fft": 256, "hop_length": 64, "n_mels": 32, "frames": 32}
     mel = [b for b in AudioFeatures(base).chain.blocks if isinstance(b, specrep.blocks._MelBase)][0]
     assert (mel.params.inverse, mel.params.n_iter) == ("nnls", n_iter)  # default per representation
     custom = AudioFeatures({**base, "mel_inverse": "transpose", "mel_n_iter": 0, "gl_init": "random", "gl_iter": 3})
@@ -117,3 +119,13 @@ def test_decode_scales_loud_loops_down_instead_of_clipping():
     torch.testing.assert_close(out[0], raw[0], atol=1e-6, rtol=0)  # the quiet loop is untouched
     # the loud loop keeps its waveform shape (scaled by its peak), no flattened peaks
     torch.testing.assert_close(out[1], raw[1] / raw[1].abs().max(), atol=1e-6, rtol=0)
+
+
+def test_mel_if_warns_when_bass_bins_share_a_band():
+    base = {"representation": "mel-if", "sample_rate": 16000, "n_fft": 1024, "hop_length": 512, "frames": 64}
+    with pytest.warns(UserWarning, match="use n_mels >= 114"):
+        AudioFeatures({**base, "n_mels": 64})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        AudioFeatures({**base, "n_mels": 128})  # 13.8 Hz lowest band < 15.6 Hz bins: no warning
+        AudioFeatures({**base, "representation": "mel-gl", "n_mels": 64})  # magnitude-only: no shared phase
