@@ -69,8 +69,15 @@ def cmd_sample(args: argparse.Namespace) -> None:
     import torch
 
     from gan_plugins.pretrained import load_generator
+    from gan_plugins.train import parse_overrides
 
     plugin, generator, cfg = load_generator(args.model)
+    settable = tuple(getattr(plugin, "render_settings", ()))
+    for key, value in parse_overrides(args.set).items():
+        if key not in settable:
+            raise ParameterError(f"--set {key}: only rendering settings can change on a trained {plugin.name} "
+                                 f"model ({', '.join(settable) or 'none'})")
+        cfg[key] = value
     z = plugin.latent(args.n, cfg, generator=torch.Generator().manual_seed(args.seed))
     with torch.no_grad():
         samples = torch.cat([generator(z[i: i + 256]) for i in range(0, args.n, 256)])
@@ -203,6 +210,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", default=None, choices=("png", "npy", "wav"),
                    help="default: the plugin's first format (png for dcgan, wav for gansynth)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="change a rendering setting, e.g. gl_iter=100 (gansynth: gl_iter, gl_init, mel_inverse, "
+                        "mel_n_iter)")
     p.set_defaults(func=cmd_sample)
 
     p = sub.add_parser("evaluate", help="MNIST: Fréchet distance and class coverage of a model; audio: NDB/K and "

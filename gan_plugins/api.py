@@ -109,6 +109,8 @@ class GanPlugin(Protocol):
     # Optional (not required by the trainer): ``smoke_config(folder: Path) -> (data: str, overrides: dict)`` gives a
     # tiny dataset (written under ``folder`` if needed) and tiny-capacity settings, so the project's smoke test can
     # build, train one step, sample, save and load every installed plugin.
+    # Optional: ``render_settings: tuple[str, ...]``, config keys that only change how samples are rendered (not the
+    # networks), so ``loopgan sample --set KEY=VALUE`` may change them on a trained model.
 
 
 # ------------------------------------------------------------------------------------------------------ registry

@@ -114,6 +114,9 @@ class GANSynthPlugin:
     formats = ("wav", "npy")
     _features: dict[tuple, AudioFeatures] = {}
 
+    #: decoding-only settings that ``loopgan sample --set`` may change on a trained model
+    render_settings = ("gl_iter", "gl_init", "mel_inverse", "mel_n_iter")
+
     def default_config(self) -> dict[str, Any]:
         return {
             "z_dim": 256,
