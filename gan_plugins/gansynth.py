@@ -130,7 +130,7 @@ class GANSynthPlugin:
             "gl_iter": 32,
             "gl_init": "pghi",         # initial phase of Griffin-Lim: pghi, random or zeros
             "mel_inverse": "nnls",     # decoding mel -> linear: nnls, pinv or transpose (GANSynth's)
-            "mel_n_iter": None,        # NNLS refinements; None: 2 for IF, 50 for Griffin-Lim (default_mel_n_iter)
+            "mel_n_iter": None,        # NNLS refinements; None: 0 for IF, 50 for Griffin-Lim (default_mel_n_iter)
             "width_max": 128,
             "width_base": 512,
             "norm_scale": None,        # fitted on the data (stored in the dataset sidecar and in checkpoints)

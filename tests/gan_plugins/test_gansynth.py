@@ -94,7 +94,7 @@ def test_wrong_sample_rate_is_reported(loops, tmp_path):
               overrides={**TRAINER, **TINY["mel-if"], "sample_rate": 22050}, progress=False)
 
 
-@pytest.mark.parametrize("rep, n_iter", [("mel-if", 2), ("mel-gl", 50)])
+@pytest.mark.parametrize("rep, n_iter", [("mel-if", 0), ("mel-gl", 50)])
 def test_decoding_settings_reach_the_chain(rep, n_iter):
     base = {"representation": rep, "sample_rate": 16000, "n_fft": 256, "hop_length": 64, "n_mels": 32, "frames": 32}
     mel = [b for b in AudioFeatures(base).chain.blocks if isinstance(b, specrep.blocks._MelBase)][0]
