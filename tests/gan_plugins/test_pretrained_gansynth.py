@@ -44,5 +44,6 @@ def test_loops_have_a_steady_beat(loops):
     noise = np.random.default_rng(0).standard_normal(waves.shape).astype(np.float32) * waves.std()
     ac, noise_ac = onset_autocorrelation(waves, 16000)[0], onset_autocorrelation(noise, 16000)[0]
     scores = rhythm_scores(noise_ac, ac)  # against noise: how many loops are more periodic than noise ever is
-    assert scores["beat_strength"] > 0.25  # noise ~0.1, training loops ~0.4
-    assert (ac.max(-1) > noise_ac.max(-1).max()).mean() > 0.7
+    # Measured on these 32 loops: median 0.42 (training loops 0.41, noise 0.11), all 32 above the most periodic noise
+    assert scores["beat_strength"] > 0.3
+    assert (ac.max(-1) > noise_ac.max(-1).max()).mean() > 0.8
