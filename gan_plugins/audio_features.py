@@ -47,7 +47,7 @@ def _warn_if_bass_bins_shared(sample_rate: int, n_fft: int, n_mels: int) -> None
     """mel-if averages the phase derivative of every linear bin inside a band; when the lowest bands span more than
     one bin, the bass bins (most of a loop's energy) share one IF and the decoded loop loses its low end
     (docs/results/feature-roundtrip.md: 64 or 96 bands at n_fft 1024 round-trip at -5 to -6 dB spectral
-    convergence, 128 bands at -18.8 dB)."""
+    convergence, 128 bands at -18.7 dB)."""
     band, bin_hz = lowest_mel_band_hz(sample_rate, n_mels), sample_rate / n_fft
     if band > bin_hz:
         need = next(m for m in range(n_mels, 100 * n_mels) if lowest_mel_band_hz(sample_rate, m) <= bin_hz)
