@@ -63,7 +63,7 @@ def cmd_train(args: argparse.Namespace) -> None:
 
     if dist.is_initialized():
         # Rank 0 may still be writing the final checkpoint; a rank that tears its gloo pairs down first can make the
-        # other abort (SIGABRT, seen once in ~10 CI runs of the torchrun test). Leave together.
+        # other abort (SIGABRT, seen once in a fresh-clone run of the torchrun test). Leave together.
         dist.barrier()
         dist.destroy_process_group()
 

@@ -29,10 +29,10 @@ REPRESENTATIONS = ("mag-gl", "mag-if", "mel-gl", "mel-if")
 def default_mel_n_iter(representation: str) -> int:
     """NNLS refinements of the mel inverse used when decoding ``representation``.
 
-    Measured on 48 procedural loops (n_fft 1024, hop 512; docs/gansynth.md): for mel-gl at 64 bands, 50
-    refinements improve the Griffin-Lim output's spectral convergence from -7.2 to -9.5 dB over 2; for mel-if the
-    band-averaged phase, not the magnitude, limits quality (128 bands: -18.74 dB with none, -18.93 dB with 50), so
-    IF decoding uses the clipped pseudo-inverse alone and stays fast.
+    Measured on 48 procedural loops (n_fft 1024, hop 512; docs/results/feature-roundtrip.md): for mel-gl at 64
+    bands, 50 refinements improve the Griffin-Lim output's spectral convergence from -7.1 to -9.0 dB over 2; for
+    mel-if the band-averaged phase, not the magnitude, limits quality (128 bands: -18.74 dB with none, -18.93 dB
+    with 50), so IF decoding uses the clipped pseudo-inverse alone and stays fast.
     """
     return 0 if representation.endswith("if") else 50
 
@@ -40,7 +40,7 @@ def default_mel_n_iter(representation: str) -> int:
 def lowest_mel_band_hz(sample_rate: int, n_mels: int) -> float:
     """Width in Hz of the spacing between the first two HTK mel band centres (0 Hz to Nyquist)."""
     step = float(specrep.functional.hz_to_mel(sample_rate / 2.0)) / (n_mels + 1)
-    return 700.0 * (10.0 ** (step / 2595.0) - 1.0)
+    return float(specrep.functional.mel_to_hz(step))
 
 
 def _warn_if_bass_bins_shared(sample_rate: int, n_fft: int, n_mels: int) -> None:

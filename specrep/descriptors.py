@@ -14,7 +14,7 @@ from .params import STFTParams
 
 __all__ = [
     "a_weighting_db", "loudness", "spectral_centroid", "spectral_bandwidth", "spectral_flatness", "spectral_rolloff",
-    "onset_strength", "describe", "DESCRIPTORS",
+    "onset_strength", "magnitude", "describe", "DESCRIPTORS",
 ]
 
 DESCRIPTORS = ("loudness", "centroid", "bandwidth", "flatness", "rolloff", "onset_strength")
@@ -104,6 +104,15 @@ def onset_strength(mag: torch.Tensor, *, lag: int = 1) -> torch.Tensor:
     return torch.nn.functional.pad(flux, (lag, 0))
 
 
+def magnitude(wave: torch.Tensor, sample_rate: int, *, n_fft: int = 1024, hop_length: int | None = None
+              ) -> tuple[torch.Tensor, STFTParams]:
+    """The analysis all descriptors share: ``(..., time)`` -> magnitude ``(..., n_fft // 2 + 1, frames)`` of a
+    centred, zero-padded STFT, and its parameters (frame ``m`` centred on sample ``m * hop_length``)."""
+    params = STFTParams(sample_rate=sample_rate, n_fft=n_fft, hop_length=hop_length, pad_mode="constant")
+    win = Fn.window(params, dtype=wave.dtype, device=wave.device)
+    return Fn.stft(wave, params, win).abs(), params
+
+
 def describe(wave: torch.Tensor, sample_rate: int, *, n_fft: int = 1024, hop_length: int | None = None
              ) -> dict[str, torch.Tensor]:
     """All descriptors of :data:`DESCRIPTORS` for a waveform.
@@ -117,11 +126,9 @@ def describe(wave: torch.Tensor, sample_rate: int, *, n_fft: int = 1024, hop_len
     -------
     dict name -> torch.Tensor of shape (..., frames), frame ``m`` centred on sample ``m * hop_length``.
     """
-    params = STFTParams(sample_rate=sample_rate, n_fft=n_fft, hop_length=hop_length, pad_mode="constant")
-    win = Fn.window(params, dtype=wave.dtype, device=wave.device)
-    mag = Fn.stft(wave, params, win).abs()
+    mag, params = magnitude(wave, sample_rate, n_fft=n_fft, hop_length=hop_length)
     freqs = params.frequencies()
-    window_power = float((win**2).sum()) * n_fft / 4.0  # a full-scale sine reads 0 dB
+    window_power = float((Fn.window(params, dtype=torch.float64) ** 2).sum()) * n_fft / 4.0  # full-scale sine: 0 dB
     return {
         "loudness": loudness(mag, freqs, window_power=window_power),
         "centroid": spectral_centroid(mag, freqs),

@@ -143,14 +143,10 @@ def ndb(real_counts: np.ndarray, fake_counts: np.ndarray, *, alpha: float = 0.05
     return {"ndb": different, "ndb_k": different / len(real_counts), "jsd": 0.5 * kl(p1, m) + 0.5 * kl(p2, m)}
 
 
-def frechet_descriptor_distance(real, fake, sample_rate: int, *, real_features: np.ndarray | None = None,
-                                fake_features: np.ndarray | None = None) -> float:
-    """FDD between real and generated loops (features standardised by the real set's statistics).
-
-    ``real_features`` / ``fake_features``: :func:`descriptor_features` already computed for ``real`` / ``fake``.
-    """
+def frechet_descriptor_distance(real, fake, sample_rate: int, *, real_features: np.ndarray | None = None) -> float:
+    """FDD between real and generated loops (features standardised by the real set's statistics)."""
     fr = descriptor_features(real, sample_rate) if real_features is None else real_features
-    ff = descriptor_features(fake, sample_rate) if fake_features is None else fake_features
+    ff = descriptor_features(fake, sample_rate)
     mean, std = fr.mean(0), fr.std(0) + 1e-8
     return frechet_distance(gaussian_stats((fr - mean) / std), gaussian_stats((ff - mean) / std))
 
@@ -169,7 +165,7 @@ def onset_autocorrelation(waves, sample_rate: int) -> tuple[np.ndarray, np.ndarr
     rows = []
     with torch.no_grad():
         for chunk in x.split(64):
-            onset = D.describe(chunk, sample_rate, n_fft=1024, hop_length=_HOP)["onset_strength"]
+            onset = D.onset_strength(D.magnitude(chunk, sample_rate, n_fft=1024, hop_length=_HOP)[0])
             ac, bpm = _autocorrelation(onset, sample_rate)
             keep = (bpm >= 60) & (bpm <= 200)
             rows.append(ac[..., keep])
