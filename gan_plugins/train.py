@@ -66,6 +66,7 @@ TRAINER_DEFAULTS: dict[str, Any] = {
     "grid_size": 64,
     "amp": True,            # bf16 autocast, CUDA only
     "drift": 0.0,           # weight of the critic drift penalty on real outputs (GANSynth: 0.001)
+    "gp_every": 1,          # lazy gradient penalty: every k-th critic update, weighted k * gp_weight (1 = always)
 }
 
 
@@ -136,7 +137,7 @@ def resolve_config(plugin: GanPlugin, *, loss: str, data: str, config_file: str 
             if key not in base:
                 raise ParameterError(f"{source} key {key!r} is not a setting; known: {', '.join(sorted(base))}")
             base[key] = value
-    for key in ("steps", "batch_size", "n_critic", "log_every", "grid_size"):
+    for key in ("steps", "batch_size", "n_critic", "log_every", "grid_size", "gp_every"):
         check_positive_int(key, base[key])
     for key in ("sample_every", "ckpt_every", "eval_every"):
         if isinstance(base[key], bool) or not isinstance(base[key], int) or base[key] < 0:
@@ -365,9 +366,13 @@ class Trainer:
         plugin.apply_schedule(self.ema, self.discriminator, sched)
         bs = int(cfg["batch_size"])
         gp_w, clip, drift = float(cfg["gp_weight"]), float(cfg["clip"]), float(cfg["drift"])
+        gp_every, n_critic = int(cfg.get("gp_every", 1)), int(cfg["n_critic"])
         self.generator.train()
         self.discriminator.train()
-        for _ in range(int(cfg["n_critic"])):
+        for i in range(n_critic):
+            # lazy regularisation (Karras et al. 2020, StyleGAN2): the penalty on every gp_every-th critic update,
+            # scaled by gp_every so its average weight is unchanged
+            lazy_gp = gp_w > 0 and (self.step * n_critic + i) % gp_every == 0
             real = plugin.features(self.stream.next().to(self.device), cfg, sched)
             z = plugin.latent(bs, cfg, device=self.device)
             with self._autocast():
@@ -377,8 +382,8 @@ class Trainer:
                 loss_d = loss.d_loss(d_real.float(), d_fake.float())
                 if drift:  # PGGAN/GANSynth drift term: keeps critic outputs near 0 (eps * D(x)^2)
                     loss_d = loss_d + drift * d_real.float().pow(2).mean()
-            penalty = (gradient_penalty(self.discriminator, real, fake.float(), weight=gp_w)
-                       if gp_w > 0 else torch.zeros((), device=self.device))
+            penalty = (gradient_penalty(self.discriminator, real, fake.float(), weight=gp_w * gp_every)
+                       if lazy_gp else torch.zeros((), device=self.device))
             self.opt_d.zero_grad(set_to_none=True)
             (loss_d + penalty).backward()
             self._sync(self.discriminator)

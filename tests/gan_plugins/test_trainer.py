@@ -107,6 +107,28 @@ def test_config_precedence_and_validation(tmp_path):
         parse_overrides(["oops"])
 
 
+def test_lazy_gradient_penalty_every_kth_critic_update_with_k_times_the_weight(tmp_path, monkeypatch):
+    from gan_plugins import train as train_mod
+
+    weights = []
+    real_gp = train_mod.gradient_penalty
+
+    def spy(critic, real, fake, *, weight):
+        weights.append(weight)
+        return real_gp(critic, real, fake, weight=weight)
+
+    monkeypatch.setattr(train_mod, "gradient_penalty", spy)
+    # wgan-gp: 5 critic updates per step, so 2 steps = updates 0..9, penalised at 0, 4 and 8
+    train("dcgan", data="mnist", loss="wgan-gp", out=tmp_path, steps=2, overrides={**TINY, "gp_every": 4},
+          progress=False)
+    assert weights == [40.0, 40.0, 40.0]
+    with open(tmp_path / "log.csv") as fh:
+        penalties = [float(r["penalty"]) for r in csv.DictReader(fh)]
+    assert penalties[0] > 0 and penalties[1] == 0  # logged: the step's last critic update (4: penalised, 9: not)
+    with pytest.raises(ParameterError, match="gp_every"):
+        resolve_config(get_plugin("dcgan"), loss="wgan-gp", data="mnist", overrides={"gp_every": 0})
+
+
 class _Ramp:
     """A fade-in schedule: alpha goes 0 -> 1 over 4 steps."""
 
