@@ -18,6 +18,7 @@ import torch
 import specrep
 from gan_plugins.checkpoint import load_checkpoint
 from gan_plugins.data.loop_dataset import LoopDataset
+from gan_plugins.data.plots import plot_spectrograms
 from gan_plugins.metrics.audio import (
     NDBReference,
     descriptor_features,
@@ -81,6 +82,15 @@ def _decoders(cfg) -> dict[str, dict[str, Any]]:
     return found
 
 
+# config keys that fix a run's feature map and decoder: runs equal on all of them share one round trip ("oracle")
+_REPRESENTATION_KEYS = ("representation", "sample_rate", "loop_samples", "n_fft", "hop_length", "frames", "n_mels",
+                        "mel_inverse", "mel_n_iter", "gl_iter", "gl_init")
+
+
+def _representation_key(cfg: Mapping[str, Any]) -> tuple:
+    return tuple(str(cfg.get(k)) for k in _REPRESENTATION_KEYS)
+
+
 def _oracle(plugin, cfg, held_out: np.ndarray) -> np.ndarray:
     """Held-out real loops through the run's representation and decoder: what a perfect model could reach."""
     af = plugin.audio_features(cfg)
@@ -104,7 +114,11 @@ def benchmark_representations(runs: Mapping[str, str | Path], data: str | Path, 
     dict with ``floor``, ``ceiling`` and one entry per run (ndb_k, jsd, fdd, consistency_db, step, representation,
     synthesis, ``oracle``: the scores of held-out real loops passed through the run's representation and decoder,
     ``speed``: per decoder, seconds per batch of 16 for synthesis alone and generator + synthesis), plus
-    ``settings``.
+    ``settings``. Runs with the same feature map and decoder (e.g. one run at two steps) share one ``oracle``,
+    computed once; ``oracle_of`` names the first run that has it.
+
+    With ``out_dir``, also ``side-by-side.png``: spectrograms of 4 held-out real loops and of 4 loops of every run,
+    one row each, all computed from the audio the same way whatever the representation.
     """
     if not runs:
         raise ParameterError("give at least one run to benchmark")
@@ -137,14 +151,22 @@ def benchmark_representations(runs: Mapping[str, str | Path], data: str | Path, 
         "runs": {},
     }
     out = Path(out_dir) if out_dir else None
+    oracles: dict[tuple, str] = {}  # representation key -> first run label with it
+    side = {"held-out real": held_out[:4]}
     for label, (plugin, generator, cfg) in loaded.items():
         waves, feats = _generate(plugin, generator, cfg, n, seed)
+        side[label] = waves[:4]
         decoders = _decoders(cfg)
-        oracle = _oracle(plugin, cfg, held_out)
+        key = _representation_key(cfg)
+        if key not in oracles:
+            oracles[key] = label
+            oracle = scores(f"held-out real through {label}'s representation", _oracle(plugin, cfg, held_out))
+        else:
+            oracle = result["runs"][oracles[key]]["oracle"]
         row = {"representation": cfg["representation"], "run": str(runs[label]), **scores(label, waves),
                "consistency_db": _consistency(plugin, cfg, feats[:64]),
                "synthesis": next(iter(decoders)),
-               "oracle": scores(f"held-out real through {label}'s representation", oracle),
+               "oracle": oracle, "oracle_of": oracles[key],
                "speed": {name: _speed(plugin, generator, {**cfg, **extra}) for name, extra in decoders.items()},
                "max_abs": float(np.abs(waves).max()), "finite": bool(np.isfinite(waves).all()),
                "threads": torch.get_num_threads()}
@@ -156,6 +178,8 @@ def benchmark_representations(runs: Mapping[str, str | Path], data: str | Path, 
     if out is not None:
         _plot_curves(runs, out / "training-curves.png")
         _plot_rhythm(profiles, bpm, out / "rhythm.png")
+        plot_spectrograms([w for ws in side.values() for w in ws], sr, out / "side-by-side.png",
+                          titles=[f"{name} #{i}" for name, ws in side.items() for i in range(len(ws))], columns=4)
     return result
 
 
@@ -269,8 +293,9 @@ def write_report(result: Mapping[str, Any], path: str | Path, *, command: str) -
     ]
     for label, r in result["runs"].items():
         lines.append(_score_row(label, r["representation"], r.get("step", ""), r, r["consistency_db"]))
-        lines.append(_score_row(f"held-out real through {label}'s representation", r["representation"], "",
-                                r["oracle"]))
+        if r.get("oracle_of", label) == label:  # one round-trip row per feature map, after its first run
+            lines.append(_score_row(f"held-out real through {label}'s representation", r["representation"], "",
+                                    r["oracle"]))
     lines.append(_score_row("ceiling (noise)", "", "", ce))
     lines += _speed_table(result)
     path = Path(path)

@@ -47,3 +47,15 @@ def test_benchmark_reports_every_score_with_floor_and_ceiling(runs, tmp_path):
     assert "| mel-if | mel-if | 2 |" in report and "floor (held-out real)" in report and "ceiling (noise)" in report
     assert "held-out real through mel-gl's representation" in report and "| mel-if | cumulative sum of IF |" in report
     assert "| 1.0x |" in report  # the IF decoder against itself
+    assert (tmp_path / "out" / "side-by-side.png").is_file()
+
+
+def test_runs_with_one_representation_share_one_round_trip(runs, tmp_path):
+    data, paths = runs
+    twice = {"if-a": paths["mel-if"], "if-b": paths["mel-if"], "gl": paths["mel-gl"]}
+    result = benchmark_representations(twice, data, n=8, n_real=40, k=4)
+    a, b = result["runs"]["if-a"], result["runs"]["if-b"]
+    assert (a["oracle_of"], b["oracle_of"], result["runs"]["gl"]["oracle_of"]) == ("if-a", "if-a", "gl")
+    assert b["oracle"] == a["oracle"] and result["runs"]["gl"]["oracle"] != a["oracle"]
+    report = write_report(result, tmp_path / "r.md", command="c").read_text()
+    assert "through if-a's representation" in report and "through if-b's" not in report
