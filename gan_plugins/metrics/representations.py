@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import math
+import os
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -151,6 +152,7 @@ def benchmark_representations(runs: Mapping[str, str | Path], data: str | Path, 
         "runs": {},
     }
     out = Path(out_dir) if out_dir else None
+    result["settings"]["out_dir"] = str(out) if out is not None else None
     oracles: dict[tuple, str] = {}  # representation key -> first run label with it
     side = {"held-out real": held_out[:4]}
     for label, (plugin, generator, cfg) in loaded.items():
@@ -299,6 +301,12 @@ def write_report(result: Mapping[str, Any], path: str | Path, *, command: str) -
     lines.append(_score_row("ceiling (noise)", "", "", ce))
     lines += _speed_table(result)
     path = Path(path)
+    if result["settings"].get("out_dir"):
+        rel = Path(os.path.relpath(result["settings"]["out_dir"], path.parent)).as_posix()
+        lines += ["", f"Figures: `{rel}/side-by-side.png` (spectrograms of real loops and of every model, one row "
+                  f"each), `{rel}/training-curves.png` (critic gap and generator loss), `{rel}/rhythm.png` (rhythm "
+                  f"profile and beat strength of every set), and per model 8 loops + `spectrograms.png` under "
+                  f"`{rel}/<model>/`."]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n")
     return path

@@ -48,6 +48,7 @@ def test_benchmark_reports_every_score_with_floor_and_ceiling(runs, tmp_path):
     assert "held-out real through mel-gl's representation" in report and "| mel-if | cumulative sum of IF |" in report
     assert "| 1.0x |" in report  # the IF decoder against itself
     assert (tmp_path / "out" / "side-by-side.png").is_file()
+    assert "Figures: `out/side-by-side.png`" in report
 
 
 def test_runs_with_one_representation_share_one_round_trip(runs, tmp_path):
