@@ -16,11 +16,12 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 
 setup: $(STAMP)
 
-# The main job on the embedded default: 16 loops from the bundled GANSynth model (WAVs + spectrogram sheet), round
+# The main job on the embedded default: 16 loops from each bundled GANSynth model (WAVs + spectrogram sheet), round
 # trips of a bundled real recording (with plots), and digits from the bundled dcgan-mnist generator.
 demo: $(STAMP)
 	mkdir -p out
 	$(BIN)/loopgan sample gansynth-mel-gl -n 16 -o out/loops
+	$(BIN)/loopgan sample gansynth-mel-if -n 16 -o out/loops-if
 	$(BIN)/specrep-cli roundtrip example:guitar_chord1 --chain mag-if -o out/roundtrip.wav --plot out/roundtrip.png
 	$(BIN)/specrep-cli roundtrip example:guitar_chord1 --chain mag-gl -o out/roundtrip-gl.wav --plot out/roundtrip-gl.png
 	$(BIN)/loopgan sample dcgan-mnist -n 64 -o out/dcgan-mnist
