@@ -229,9 +229,10 @@ def _plot_curves(runs: Mapping[str, str | Path], path: Path) -> None:
         gap = np.array([float(r["d_real"]) - float(r["d_fake"]) for r in rows])
         loss_g = np.array([float(r["loss_g"]) for r in rows])
         win = max(1, len(step) // 50)
-        smooth = np.convolve(gap, np.ones(win) / win, mode="same")
-        axes[0].plot(step, smooth, label=label)
-        axes[1].plot(step, np.convolve(loss_g, np.ones(win) / win, mode="same"), label=label)
+        # trailing moving average over full windows only: a centred one with zero padding dips at both ends
+        kernel = np.ones(win) / win
+        axes[0].plot(step[win - 1:], np.convolve(gap, kernel, mode="valid"), label=label)
+        axes[1].plot(step[win - 1:], np.convolve(loss_g, kernel, mode="valid"), label=label)
     axes[0].set_title("critic gap D(real) - D(fake) (Wasserstein estimate), smoothed")
     axes[1].set_title("generator loss, smoothed")
     for ax in axes:
