@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 import specrep
-from gan_plugins.audio_features import AudioFeatures, default_mel_n_iter
+from gan_plugins.audio_features import AudioFeatures
 from gan_plugins.data.loop_dataset import LoopDataset
 from gan_plugins.metrics.audio import onset_autocorrelation
 
@@ -46,10 +46,6 @@ SETTINGS = [
 ]
 
 
-def af_n_iter(rep: str, mel_n_iter: int | None) -> int:
-    return default_mel_n_iter(rep) if mel_n_iter is None else mel_n_iter
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", required=True, help="loop dataset (.npy + sidecar)")
@@ -68,8 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     for rep, n_fft, hop, frames, n_mels, mel_n_iter in SETTINGS:
         cfg = {"representation": rep, "sample_rate": sr, "loop_samples": waves.shape[-1], "n_fft": n_fft,
                "hop_length": hop, "frames": frames, "n_mels": n_mels, "mel_n_iter": mel_n_iter}
-        nnls = "" if n_mels is None else str(af_n_iter(rep, mel_n_iter))
         af = AudioFeatures(cfg)
+        nnls = "" if af.mel_n_iter is None else str(af.mel_n_iter)
         feats = af.encode(waves, normalize=False)
         start = time.perf_counter()
         out = af.decode(feats)

@@ -69,6 +69,15 @@ class AudioFeatures:
         per channel, or None before they are fitted).
     """
 
+    #: every config key the feature map and its decoder read
+    KEYS = ("representation", "sample_rate", "loop_samples", "n_fft", "hop_length", "n_mels", "frames", "gl_iter",
+            "gl_init", "mel_inverse", "mel_n_iter", "norm_scale", "norm_shift")
+
+    @classmethod
+    def config_key(cls, config: Mapping[str, Any]) -> tuple:
+        """Hashable summary of :attr:`KEYS` in ``config``: equal keys give the same encoding and decoding."""
+        return tuple(tuple(v) if isinstance(v, list) else v for v in (config.get(k) for k in cls.KEYS))
+
     def __init__(self, config: Mapping[str, Any]):
         rep = config["representation"]
         check_choice("representation", rep, REPRESENTATIONS)
@@ -97,6 +106,7 @@ class AudioFeatures:
         if rep.endswith("gl"):
             kw["n_iter"] = int(config.get("gl_iter", 32))
             kw["init"] = str(config.get("gl_init") or "pghi")
+        self.mel_n_iter: int | None = kw.get("mel_n_iter")  # resolved NNLS refinements (None: linear rows)
         if rep == "mel-if":
             _warn_if_bass_bins_shared(self.sample_rate, kw["n_fft"], kw["n_mels"])
         self.chain = specrep.chain(rep, **kw)

@@ -155,9 +155,7 @@ class GANSynthPlugin:
 
     def audio_features(self, config: Mapping[str, Any]) -> AudioFeatures:
         """The (cached) :class:`AudioFeatures` of a config."""
-        keys = ("representation", "sample_rate", "loop_samples", "n_fft", "hop_length", "n_mels", "frames", "gl_iter",
-                "gl_init", "mel_inverse", "mel_n_iter", "norm_scale", "norm_shift")
-        key = tuple(tuple(v) if isinstance(v, list) else v for v in (config.get(k) for k in keys))
+        key = AudioFeatures.config_key(config)
         if key not in self._features:
             self._features[key] = AudioFeatures(config)
         return self._features[key]

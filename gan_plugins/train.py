@@ -366,7 +366,7 @@ class Trainer:
         plugin.apply_schedule(self.ema, self.discriminator, sched)
         bs = int(cfg["batch_size"])
         gp_w, clip, drift = float(cfg["gp_weight"]), float(cfg["clip"]), float(cfg["drift"])
-        gp_every, n_critic = int(cfg.get("gp_every", 1)), int(cfg["n_critic"])
+        gp_every, n_critic = int(cfg["gp_every"]), int(cfg["n_critic"])
         self.generator.train()
         self.discriminator.train()
         for i in range(n_critic):

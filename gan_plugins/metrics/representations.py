@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 import specrep
+from gan_plugins.audio_features import AudioFeatures
 from gan_plugins.checkpoint import load_checkpoint
 from gan_plugins.data.loop_dataset import LoopDataset
 from gan_plugins.data.plots import plot_spectrograms
@@ -81,15 +82,6 @@ def _decoders(cfg) -> dict[str, dict[str, Any]]:
         found["random phase + 32 fast Griffin-Lim iterations"] = {"gl_init": "random", "gl_iter": 32}
         found["PGHI only"] = {"gl_init": "pghi", "gl_iter": 0}
     return found
-
-
-# config keys that fix a run's feature map and decoder: runs equal on all of them share one round trip ("oracle")
-_REPRESENTATION_KEYS = ("representation", "sample_rate", "loop_samples", "n_fft", "hop_length", "frames", "n_mels",
-                        "mel_inverse", "mel_n_iter", "gl_iter", "gl_init")
-
-
-def _representation_key(cfg: Mapping[str, Any]) -> tuple:
-    return tuple(str(cfg.get(k)) for k in _REPRESENTATION_KEYS)
 
 
 def _oracle(plugin, cfg, held_out: np.ndarray) -> np.ndarray:
@@ -159,7 +151,7 @@ def benchmark_representations(runs: Mapping[str, str | Path], data: str | Path, 
         waves, feats = _generate(plugin, generator, cfg, n, seed)
         side[label] = waves[:4]
         decoders = _decoders(cfg)
-        key = _representation_key(cfg)
+        key = AudioFeatures.config_key(cfg)  # runs with one feature map and decoder share one round trip
         if key not in oracles:
             oracles[key] = label
             oracle = scores(f"held-out real through {label}'s representation", _oracle(plugin, cfg, held_out))

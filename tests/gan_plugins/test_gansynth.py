@@ -99,12 +99,23 @@ def test_decoding_settings_reach_the_chain(rep, n_iter):
     base = {"representation": rep, "sample_rate": 16000, "n_fft": 256, "hop_length": 64, "n_mels": 32, "frames": 32}
     mel = [b for b in AudioFeatures(base).chain.blocks if isinstance(b, specrep.blocks._MelBase)][0]
     assert (mel.params.inverse, mel.params.n_iter) == ("nnls", n_iter)  # default per representation
+    assert AudioFeatures(base).mel_n_iter == n_iter
     custom = AudioFeatures({**base, "mel_inverse": "transpose", "mel_n_iter": 0, "gl_init": "random", "gl_iter": 3})
     mel = [b for b in custom.chain.blocks if isinstance(b, specrep.blocks._MelBase)][0]
     assert (mel.params.inverse, mel.params.n_iter) == ("transpose", 0)
     if rep.endswith("gl"):
         mag = [b for b in custom.chain.blocks if isinstance(b, specrep.Magnitude)][0]
         assert (mag.reconstruction.init, mag.reconstruction.n_iter) == ("random", 3)
+
+
+def test_config_key_separates_every_setting_that_changes_encoding_or_decoding():
+    base = {"representation": "mel-if", "sample_rate": 16000, "n_fft": 256, "hop_length": 64, "n_mels": 32,
+            "frames": 32, "norm_scale": [0.1, 0.2], "norm_shift": [0.0, 0.0], "width_max": 8}
+    key = AudioFeatures.config_key(base)
+    assert AudioFeatures.config_key({**base, "width_max": 64, "seed": 3}) == key  # model settings: same features
+    for name, value in [("n_mels", 64), ("mel_n_iter", 5), ("norm_scale", [0.1, 0.3]), ("gl_init", "random")]:
+        assert AudioFeatures.config_key({**base, name: value}) != key, name
+    hash(key)
 
 
 def test_decode_scales_loud_loops_down_instead_of_clipping():
