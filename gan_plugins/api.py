@@ -26,6 +26,7 @@ from specrep.errors import SpecrepError
 
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "AudioPlugin",
     "GanPlugin",
     "PluginError",
     "PluginInfo",
@@ -76,9 +77,19 @@ class GanPlugin(Protocol):
         features ``(B, C, H, W)`` to raw logits ``(B,)``."""
         ...
 
+    def prepare(self, data: str, config: Mapping[str, Any]) -> dict[str, Any]:
+        """Settings the data decides, for a run about to train on ``data`` (e.g. the loop length, normalisation
+        statistics fitted on the training split): return only the keys it resolves, ``{}`` when none.
+
+        Pure: reads the data, writes nothing (a dataset may sit on a read-only share or serve two runs at once)
+        and does not mutate ``config``. The trainer merges the result into the run's config before :meth:`build`,
+        so ``config.json`` and every checkpoint hold it; a key already set in ``config`` must not be returned.
+        """
+        ...
+
     def dataset(self, data: str, config: Mapping[str, Any], *, split: str) -> torch.utils.data.Dataset:
         """Dataset named/pointed at by ``data`` (``split`` is ``"train"`` or ``"test"``); items are tensors or
-        tuples whose first element is the example."""
+        tuples whose first element is the example. Read-only and free of side effects on ``config``."""
         ...
 
     def features(self, batch: Tensor, config: Mapping[str, Any], schedule_state: Mapping[str, Any]) -> Tensor:
@@ -106,11 +117,28 @@ class GanPlugin(Protocol):
         """Write a preview of ``samples`` ``(N, C, H, W)`` (image grid or spectrogram sheet) to ``path`` (PNG)."""
         ...
 
+    # Audio plugins (``output_kind == "audio"``) must also provide, and the registry checks it:
+    #   ``audio_features(config) -> gan_plugins.audio_features.AudioFeatures`` (encode/decode of the feature map)
+    #   ``render(samples (N, C, H, W), config) -> waves (N, samples)`` in [-1, 1] at ``config["sample_rate"]``
+    # (the CLI's sample/walk/demo and the representation benchmark use them); see :class:`AudioPlugin`.
     # Optional (not required by the trainer): ``smoke_config(folder: Path) -> (data: str, overrides: dict)`` gives a
     # tiny dataset (written under ``folder`` if needed) and tiny-capacity settings, so the project's smoke test can
     # build, train one step, sample, save and load every installed plugin.
     # Optional: ``render_settings: tuple[str, ...]``, config keys that only change how samples are rendered (not the
     # networks), so ``loopgan sample --set KEY=VALUE`` may change them on a trained model.
+
+
+@runtime_checkable
+class AudioPlugin(GanPlugin, Protocol):
+    """A :class:`GanPlugin` whose features are audio: adds the feature map and the renderer."""
+
+    def audio_features(self, config: Mapping[str, Any]) -> Any:
+        """The :class:`~gan_plugins.audio_features.AudioFeatures` (waves <-> features) of ``config``."""
+        ...
+
+    def render(self, samples: Tensor, config: Mapping[str, Any]) -> Tensor:
+        """Generated features ``(N, C, H, W)`` -> waves ``(N, samples)`` in [-1, 1] at ``config["sample_rate"]``."""
+        ...
 
 
 # ------------------------------------------------------------------------------------------------------ registry
@@ -141,8 +169,9 @@ class PluginInfo:
 _LOADED: dict[tuple[str, str], Any] = {}
 _BROKEN: dict[tuple[str, str], str] = {}
 
-_REQUIRED = ("name", "output_kind", "default_config", "build", "dataset", "features", "latent", "schedule",
-             "apply_schedule", "save_samples", "save_grid")
+_REQUIRED = ("name", "output_kind", "default_config", "build", "prepare", "dataset", "features", "latent",
+             "schedule", "apply_schedule", "save_samples", "save_grid")
+_REQUIRED_AUDIO = ("audio_features", "render")
 
 
 def _entry_points() -> dict[str, tuple[md.EntryPoint, PluginInfo]]:
@@ -209,6 +238,8 @@ def _load(ep: md.EntryPoint, info: PluginInfo) -> Any:
         if isinstance(obj, type) or (callable(obj) and not hasattr(obj, "build")):
             obj = obj()
         missing = [a for a in _REQUIRED if not hasattr(obj, a)]
+        if getattr(obj, "output_kind", None) == "audio":
+            missing += [a for a in _REQUIRED_AUDIO if not hasattr(obj, a)]
         if missing:
             raise TypeError(f"{info.value} does not implement the plugin protocol (missing {', '.join(missing)})")
         if obj.name != info.name:

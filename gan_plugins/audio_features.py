@@ -9,6 +9,7 @@ that the centred STFT has exactly ``frames`` frames and an exact inverse, then c
 
 from __future__ import annotations
 
+import copy
 import math
 import warnings
 from collections.abc import Mapping
@@ -112,7 +113,7 @@ class AudioFeatures:
         self.chain = specrep.chain(rep, **kw)
         scale, shift = config.get("norm_scale"), config.get("norm_shift")
         self.norm = specrep.Normalize(scale, shift, clip=True) if scale is not None else None
-        self._on: dict[tuple, tuple] = {}
+        self._on: dict[str, tuple] = {}
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -120,10 +121,12 @@ class AudioFeatures:
         return self.chain.feature_shape(self.model_samples)
 
     def _modules(self, device, dtype):
-        key = (str(device), dtype)
+        """The chain and normaliser on ``device``: one copy per device (``nn.Module.to`` moves in place, so a
+        shared module would follow the last device asked for). Blocks cast their buffers to the input dtype."""
+        key = str(torch.device(device))
         if key not in self._on:
-            norm = self.norm.to(device) if self.norm is not None else None
-            self._on[key] = (self.chain.to(device), norm)  # blocks cast their buffers to the input dtype
+            norm = copy.deepcopy(self.norm).to(device) if self.norm is not None else None
+            self._on[key] = (copy.deepcopy(self.chain).to(device), norm)
         return self._on[key]
 
     def fit_pad(self, waves: Tensor) -> Tensor:

@@ -137,6 +137,10 @@ class DCGANPlugin:
                                norm=config.get("d_norm", "batch"))
         return g, d
 
+    def prepare(self, data: str, config: Mapping[str, Any]) -> dict[str, Any]:
+        """Nothing to fit: images are used as stored (``image_shape`` is checked by :meth:`dataset`)."""
+        return {}
+
     def dataset(self, data: str, config: Mapping[str, Any], *, split: str) -> Dataset:
         ds = ImageArrayDataset(data) if str(data).endswith(".npy") else MnistDataset(data or BUNDLED, split=split)
         got, want = list(ds.images.shape[1:]), list(config["image_shape"])

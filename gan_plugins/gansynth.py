@@ -15,6 +15,7 @@ mel bands x 64 frames (n_fft 1024, hop 512), widths <= 128. ``docs/configs/gansy
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -28,9 +29,8 @@ import specrep
 from gan_plugins.api import PluginError
 from gan_plugins.audio_features import AudioFeatures, fit_normalization
 from gan_plugins.data.loop_dataset import LoopDataset
-from gan_plugins.data.loops import read_sidecar, update_stats
 from gan_plugins.equalized import EqualizedConv2d, EqualizedLinear, MinibatchStdDev, PixelNorm
-from specrep.errors import ParameterError, check_positive_int
+from specrep.errors import ParameterError, check_choice, check_positive_int
 
 __all__ = ["GANSynthDiscriminator", "GANSynthGenerator", "GANSynthPlugin", "plugin", "seed_grid", "widths"]
 
@@ -112,7 +112,11 @@ class GANSynthPlugin:
     name = "gansynth"
     output_kind = "audio"
     formats = ("wav", "npy")
-    _features: dict[tuple, AudioFeatures] = {}
+    #: feature maps kept per plugin instance (least recently used dropped beyond this many configs)
+    max_cached_features = 8
+
+    def __init__(self) -> None:
+        self._features: OrderedDict[tuple, AudioFeatures] = OrderedDict()
 
     #: decoding-only settings that ``loopgan sample --set`` may change on a trained model
     render_settings = ("gl_iter", "gl_init", "mel_inverse", "mel_n_iter")
@@ -133,7 +137,7 @@ class GANSynthPlugin:
             "mel_n_iter": None,        # NNLS refinements; None: 0 for IF, 50 for Griffin-Lim (default_mel_n_iter)
             "width_max": 128,
             "width_base": 512,
-            "norm_scale": None,        # fitted on the data (stored in the dataset sidecar and in checkpoints)
+            "norm_scale": None,        # fitted on the training split by prepare() (kept in the run, never the data)
             "norm_shift": None,
             "test_fraction": 0.05,
             # GANSynth's optimiser: Adam(beta1=0, beta2=0.99), one critic step per generator step; batch for CPU.
@@ -154,10 +158,14 @@ class GANSynthPlugin:
                            "width_base": 8, "z_dim": 8}
 
     def audio_features(self, config: Mapping[str, Any]) -> AudioFeatures:
-        """The (cached) :class:`AudioFeatures` of a config."""
+        """The :class:`AudioFeatures` of a config (an LRU cache of :attr:`max_cached_features` entries)."""
         key = AudioFeatures.config_key(config)
-        if key not in self._features:
+        if key in self._features:
+            self._features.move_to_end(key)
+        else:
             self._features[key] = AudioFeatures(config)
+            while len(self._features) > self.max_cached_features:
+                self._features.popitem(last=False)
         return self._features[key]
 
     def build(self, config: Mapping[str, Any]) -> tuple[nn.Module, nn.Module]:
@@ -168,45 +176,44 @@ class GANSynthPlugin:
                                   width_base=int(config["width_base"]))
         return g, d
 
-    def dataset(self, data: str, config: dict[str, Any], *, split: str) -> LoopDataset:
-        """Loops of ``data`` for ``split``; resolves ``loop_samples`` and the normalisation stats into ``config``.
+    def _split_rows(self, n: int, config: Mapping[str, Any], split: str) -> np.ndarray:
+        """Sorted row indices of ``split`` in a dataset of ``n`` loops (a fixed permutation, ``test_fraction``)."""
+        check_choice("split", split, ("train", "test"))
+        n_test = max(1, int(round(n * float(config["test_fraction"])))) if n > 1 else 0
+        order = np.random.default_rng(12345).permutation(n)
+        return np.sort(order[:n_test] if split == "test" else order[n_test:])
 
-        The stats are fitted once per representation on up to 256 training loops and cached in the dataset's
-        sidecar, so every run (and every rank) on that dataset uses the same ones.
-        """
+    def _open(self, data: str, config: Mapping[str, Any]) -> LoopDataset:
         full = LoopDataset(data)
         if full.sample_rate != int(config["sample_rate"]):
             raise ParameterError(f"{data}: loops are at {full.sample_rate} Hz; set sample_rate={full.sample_rate}")
-        n = len(full)
-        n_test = max(1, int(round(n * float(config["test_fraction"])))) if n > 1 else 0
-        order = np.random.default_rng(12345).permutation(n)
-        rows = np.sort(order[:n_test] if split == "test" else order[n_test:])
-        if config.get("loop_samples") is None:
-            config["loop_samples"] = full.info.samples
-        elif int(config["loop_samples"]) != full.info.samples:
+        if config.get("loop_samples") is not None and int(config["loop_samples"]) != full.info.samples:
             raise ParameterError(f"{data}: loops have {full.info.samples} samples, the config says "
                                  f"loop_samples={config['loop_samples']}")
-        if config.get("norm_scale") is None:
-            config.update(self._stats(data, config, full, rows))
-        return LoopDataset(data, indices=rows)
+        return full
 
-    def _stats(self, data: str, config: Mapping[str, Any], full: LoopDataset, rows: np.ndarray) -> dict:
-        key = "-".join(str(config[k]) for k in ("representation", "n_fft", "hop_length", "n_mels", "frames"))
-        try:
-            cached = (read_sidecar(data).get("stats") or {}).get(key)
-        except OSError:
-            cached = None
-        if cached:
-            return cached
-        pick = rows[np.linspace(0, len(rows) - 1, min(256, len(rows))).astype(int)]
-        waves = np.stack([full[int(i)].numpy() for i in pick])
-        stats = fit_normalization(self.audio_features({**config, "norm_scale": None}), waves)
-        try:
-            side = read_sidecar(data)
-            update_stats(data, {**(side.get("stats") or {}), key: stats})
-        except OSError:
-            pass  # a raw memmap has no sidecar: the stats live in the run's config only
-        return stats
+    def prepare(self, data: str, config: Mapping[str, Any]) -> dict[str, Any]:
+        """Resolve ``loop_samples`` from the data and fit ``norm_scale`` / ``norm_shift`` when they are unset.
+
+        The stats are fitted on up to 256 loops spread over the *training* split only (the test split stays
+        unseen); nothing is written to the dataset or its sidecar: they live in the run's config and checkpoints.
+        """
+        full = self._open(data, config)
+        out: dict[str, Any] = {}
+        if config.get("loop_samples") is None:
+            out["loop_samples"] = full.info.samples
+        if config.get("norm_scale") is None or config.get("norm_shift") is None:
+            rows = self._split_rows(len(full), config, "train")
+            pick = rows[np.linspace(0, len(rows) - 1, min(256, len(rows))).astype(int)]
+            waves = np.stack([full[int(i)].numpy() for i in pick])
+            feats = AudioFeatures({**config, **out, "norm_scale": None, "norm_shift": None})
+            out.update(fit_normalization(feats, waves))
+        return out
+
+    def dataset(self, data: str, config: Mapping[str, Any], *, split: str) -> LoopDataset:
+        """The loops of ``data`` in ``split`` (read-only; ``config`` is not modified)."""
+        full = self._open(data, config)
+        return LoopDataset(data, indices=self._split_rows(len(full), config, split))
 
     def features(self, batch: Tensor, config: Mapping[str, Any], schedule_state: Mapping[str, Any]) -> Tensor:
         return self.audio_features(config).encode(batch)

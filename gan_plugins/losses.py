@@ -26,6 +26,7 @@ __all__ = [
     "AdversarialLoss",
     "available_losses",
     "clip_weights_",
+    "drift_penalty",
     "get_loss",
     "gradient_penalty",
 ]
@@ -76,6 +77,7 @@ def gradient_penalty(
     weight: float = 10.0,
     center: float = 1.0,
     generator: torch.Generator | None = None,
+    alpha: Tensor | None = None,
 ) -> Tensor:
     """Two-sided gradient penalty of Gulrajani et al. (2017) on random interpolates of real and fake.
 
@@ -91,6 +93,9 @@ def gradient_penalty(
         Target gradient norm (1 for WGAN-GP).
     generator : torch.Generator, optional
         Source of the interpolation coefficients; the global RNG when omitted.
+    alpha : Tensor, optional
+        Interpolation coefficients ``(B,)`` in [0, 1] (``x̂ = alpha * real + (1 - alpha) * fake``); drawn uniformly
+        from ``generator`` when omitted. The trainer passes them to draw one global batch's coefficients under DDP.
 
     Returns
     -------
@@ -101,12 +106,24 @@ def gradient_penalty(
     if real.shape != fake.shape:
         raise ParameterError(f"real shape {tuple(real.shape)} and fake shape {tuple(fake.shape)} must match")
     alpha_shape = (real.shape[0],) + (1,) * (real.dim() - 1)
-    alpha = torch.rand(alpha_shape, device=real.device, dtype=torch.float32, generator=generator).to(real.dtype)
+    if alpha is None:
+        alpha = torch.rand(alpha_shape, device=real.device, dtype=torch.float32, generator=generator)
+    elif alpha.shape != (real.shape[0],):
+        raise ParameterError(f"alpha shape {tuple(alpha.shape)} must be ({real.shape[0]},)")
+    alpha = alpha.reshape(alpha_shape).to(device=real.device, dtype=real.dtype)
     mixed = (alpha * real.detach() + (1.0 - alpha) * fake.detach()).requires_grad_(True)
     out = critic(mixed)
     (grad,) = torch.autograd.grad(out.sum(), mixed, create_graph=True)
     norm = grad.flatten(1).norm(2, dim=1)
     return weight * ((norm - center) ** 2).mean()
+
+
+def drift_penalty(d_real: Tensor, weight: float) -> Tensor:
+    """Drift term of Karras et al. (2018) and GANSynth: ``weight * mean(D(x_real)^2)``, which keeps a Wasserstein
+    critic's outputs from drifting far from 0. ``d_real``: raw logits ``(B,)``; returns a scalar (0 when
+    ``weight`` is 0; PGGAN's epsilon is 0.001)."""
+    check_positive_float("drift", weight, strict=False)
+    return float(weight) * d_real.float().pow(2).mean()
 
 
 @torch.no_grad()

@@ -10,12 +10,15 @@ Config precedence (lowest to highest): :data:`TRAINER_DEFAULTS` < the loss's lit
 ``default_config()`` < a config file < ``--set key=value`` overrides.
 
 Distributed: under ``torchrun`` (``WORLD_SIZE`` > 1) a process group is opened with gloo on CPU or NCCL on CUDA;
-each rank reads its own shard through a :class:`~torch.utils.data.DistributedSampler` and draws latents from its own
-seed; gradients (and float buffers, e.g. batch-norm statistics) are averaged across ranks with
+each rank reads its own shard through a :class:`~torch.utils.data.DistributedSampler`. The training noise (latents
+and gradient-penalty interpolation coefficients) comes from one ``torch.Generator`` in the same state on every rank:
+each draw is the whole global batch, of which a rank keeps its own slice, so ``W`` ranks with batch ``B`` make exactly
+the updates of one process with batch ``W * B`` (the sampler gives the ranks the same union of examples); gradients (and float buffers, e.g. batch-norm statistics) are averaged across ranks with
 ``torch.distributed.all_reduce`` before every optimiser step, which keeps every rank's parameters identical. This
 is the averaging ``DistributedDataParallel`` performs, done explicitly because DDP's reducer supports neither the
 double backward of the gradient penalty nor several discriminator forwards per backward. Rank 0 alone writes
-checkpoints, logs, samples and the progress bar.
+checkpoints, logs, samples and the progress bar; checkpoints hold every rank's global RNG state, gathered to rank 0,
+so a resume restores each rank exactly.
 """
 
 from __future__ import annotations
@@ -41,7 +44,8 @@ from torch.utils.data import DistributedSampler, default_collate
 
 from gan_plugins.api import GanPlugin, get_plugin
 from gan_plugins.checkpoint import LAST, capture_rng, load_checkpoint, restore_rng, save_checkpoint
-from gan_plugins.losses import clip_weights_, get_loss, gradient_penalty
+from gan_plugins.ema import update_ema_
+from gan_plugins.losses import clip_weights_, drift_penalty, get_loss, gradient_penalty
 from specrep.errors import ParameterError, SpecrepError, check_positive_int
 
 __all__ = [
@@ -203,15 +207,6 @@ def _make_optimizer(params, cfg: Mapping[str, Any], lr: float) -> torch.optim.Op
     return torch.optim.Adam(params, lr=lr, betas=tuple(cfg["betas"]))
 
 
-@torch.no_grad()
-def _ema_update(ema: nn.Module, model: nn.Module, decay: float, step: int) -> None:
-    d = min(decay, (1.0 + step) / (10.0 + step))  # warm-up: early averages do not drag the random init along
-    for pe, pm in zip(ema.parameters(), model.parameters(), strict=True):
-        pe.lerp_(pm, 1.0 - d)
-    for be, bm in zip(ema.buffers(), model.buffers(), strict=True):
-        be.copy_(bm)
-
-
 @dataclass
 class TrainResult:
     """Outcome of :func:`train`.
@@ -264,6 +259,9 @@ class Trainer:
                  evaluator: Callable[[nn.Module, int], Mapping[str, float]] | None = None,
                  progress: bool = True) -> None:
         self.plugin, self.cfg, self.run_dir = plugin, dict(config), Path(run_dir)
+        # settings the data decides (loop length, normalisation stats): resolved once, kept in the run's config and
+        # checkpoints; the dataset itself is only ever read
+        self.cfg.update(plugin.prepare(self.cfg["data"], dict(self.cfg)))
         self.evaluator, self.progress = evaluator, progress
         self.loss = get_loss(self.cfg["loss"])
         self.world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -286,7 +284,9 @@ class Trainer:
         self.schedule = plugin.schedule(self.cfg)
         self.stream = _BatchStream(plugin.dataset(self.cfg["data"], self.cfg, split="train"),
                                    int(self.cfg["batch_size"]), seed=seed, rank=self.rank, world=self.world)
-        _seed_everything(seed + 1_000_003 * self.rank)  # one noise seed per rank
+        # training noise: one generator in the same state on every rank (see the module docstring)
+        self.noise = torch.Generator(self.device).manual_seed(seed + 1)
+        _seed_everything(seed + 1_000_003 * self.rank)  # anything else random (e.g. a plugin's) differs per rank
         self.grid_latent = plugin.latent(int(self.cfg["grid_size"]), self.cfg, device=self.device,
                                          generator=torch.Generator(self.device).manual_seed(seed + 7))
         self.step = 0
@@ -308,12 +308,27 @@ class Trainer:
             "opt_g": self.opt_g.state_dict(),
             "opt_d": self.opt_d.state_dict(),
             "rng": capture_rng(),
+            "rng_ranks": self._gather_rng(),
+            "noise": self.noise.get_state(),
             "stream": self.stream.state_dict(),
             "schedule": self.schedule.at(self.step) if self.schedule is not None else {},
         }
 
+    def _gather_rng(self) -> list[dict[str, Any]]:
+        """Every rank's global RNG state, rank order (collective under DDP: all ranks must call it)."""
+        mine = capture_rng()
+        if self.world == 1:
+            return [mine]
+        states: list[Any] = [None] * self.world
+        dist.all_gather_object(states, mine)
+        return states
+
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        """Restore a :meth:`state_dict` (the RNG of rank 0 is reseeded per rank under DDP)."""
+        """Restore a :meth:`state_dict`, each rank its own RNG state.
+
+        A checkpoint written by another number of ranks (or before per-rank states were stored) restores rank 0's
+        state where it can and reseeds the other ranks from the step: training continues, but not bit-exactly.
+        """
         self.generator.load_state_dict(state["generator"])
         self.discriminator.load_state_dict(state["discriminator"])
         self.ema.load_state_dict(state["ema"])
@@ -321,16 +336,34 @@ class Trainer:
         self.opt_d.load_state_dict(state["opt_d"])
         self.stream.load_state_dict(state["stream"])
         self.step = int(state["step"])
-        if self.world == 1:
+        ranks = state.get("rng_ranks")
+        if ranks is not None and len(ranks) == self.world:
+            restore_rng(ranks[self.rank])
+        elif self.rank == 0:
             restore_rng(state["rng"])
         else:
             _seed_everything(int(self.cfg["seed"]) + 1_000_003 * self.rank + self.step)
+        if "noise" in state:
+            self.noise.set_state(state["noise"].cpu() if self.device.type == "cpu" else state["noise"])
+        else:  # checkpoints from before the shared noise generator: a fresh stream, seeded by the step
+            self.noise.manual_seed(int(self.cfg["seed"]) + 1 + self.step)
 
     def save(self) -> Path | None:
-        """Write ``last.pt`` atomically (rank 0 only)."""
+        """Write ``last.pt`` atomically (rank 0 writes; under DDP every rank must call it, to gather RNG states)."""
+        state = self.state_dict()
         if self.rank != 0:
             return None
-        return save_checkpoint(self.state_dict(), self.run_dir / LAST)
+        return save_checkpoint(state, self.run_dir / LAST)
+
+    def _latent(self, n: int) -> Tensor:
+        """This rank's ``n`` latents out of one global draw of ``n * world`` from the shared noise generator."""
+        z = self.plugin.latent(n * self.world, self.cfg, device=self.device, generator=self.noise)
+        return z[self.rank * n: (self.rank + 1) * n]
+
+    def _gp_alpha(self, n: int) -> Tensor:
+        """This rank's gradient-penalty interpolation coefficients ``(n,)``, from one global draw."""
+        a = torch.rand(n * self.world, device=self.device, generator=self.noise)
+        return a[self.rank * n: (self.rank + 1) * n]
 
     # ------------------------------------------------------------------------------------------- step
     def _sync(self, module: nn.Module) -> None:
@@ -374,15 +407,16 @@ class Trainer:
             # scaled by gp_every so its average weight is unchanged
             lazy_gp = gp_w > 0 and (self.step * n_critic + i) % gp_every == 0
             real = plugin.features(self.stream.next().to(self.device), cfg, sched)
-            z = plugin.latent(bs, cfg, device=self.device)
+            z = self._latent(bs)
             with self._autocast():
                 with torch.no_grad():
                     fake = self.generator(z)
                 d_real, d_fake = self.discriminator(real), self.discriminator(fake)
                 loss_d = loss.d_loss(d_real.float(), d_fake.float())
-                if drift:  # PGGAN/GANSynth drift term: keeps critic outputs near 0 (eps * D(x)^2)
-                    loss_d = loss_d + drift * d_real.float().pow(2).mean()
-            penalty = (gradient_penalty(self.discriminator, real, fake.float(), weight=gp_w * gp_every)
+                if drift:  # PGGAN/GANSynth drift term: keeps critic outputs near 0
+                    loss_d = loss_d + drift_penalty(d_real, drift)
+            alpha = self._gp_alpha(bs) if gp_w > 0 else None  # drawn on every update, so lazy_gp keeps the stream
+            penalty = (gradient_penalty(self.discriminator, real, fake.float(), weight=gp_w * gp_every, alpha=alpha)
                        if lazy_gp else torch.zeros((), device=self.device))
             self.opt_d.zero_grad(set_to_none=True)
             (loss_d + penalty).backward()
@@ -391,7 +425,7 @@ class Trainer:
             self.opt_d.step()
             if clip > 0:
                 clip_weights_(self.discriminator, clip)
-        z = plugin.latent(bs, cfg, device=self.device)
+        z = self._latent(bs)
         with self._autocast():
             loss_g = loss.g_loss(self.discriminator(self.generator(z)).float())
         self.opt_g.zero_grad(set_to_none=True)
@@ -414,7 +448,7 @@ class Trainer:
             raise TrainingDiverged(
                 f"training diverged at step {self.step + 1} (loss {cfg['loss']}: loss_d={row['loss_d']:.4g}, "
                 f"loss_g={row['loss_g']:.4g}); stopped, last good checkpoint kept at {self.run_dir / LAST}")
-        _ema_update(self.ema, self.generator, float(cfg["ema_decay"]), self.step)
+        update_ema_(self.ema, self.generator, float(cfg["ema_decay"]), self.step)
         self.step += 1
         row.update({k: v for k, v in sched.items() if isinstance(v, (int, float))})
         return row
@@ -486,8 +520,8 @@ class Trainer:
                     self.save_grid()
                 if int(self.cfg["ckpt_every"]) and self.step % int(self.cfg["ckpt_every"]) == 0:
                     self.save()
+            self.save()  # collective under DDP (gathers every rank's RNG state)
             if rank0:
-                self.save()
                 self.save_grid()
                 if self.evaluator is not None:
                     self._evaluate()

@@ -87,7 +87,7 @@ def griffin_lim(
     length : int, optional
         Output samples (see :func:`specrep.functional.istft`).
     generator : torch.Generator, optional
-        Source of the random initial phase.
+        Source of the random initial phase; with ``init="pghi"`` its seed (``initial_seed()``) seeds PGHI's noise phase.
 
     Returns
     -------
@@ -190,7 +190,9 @@ def _initial_angles(mag, params, init, tol, generator):
         u = torch.rand(mag.shape[-2:], generator=generator, dtype=mag.dtype, device="cpu" if generator is None
                        else generator.device).to(mag.device).expand(mag.shape)
         return torch.polar(torch.ones_like(mag), TWO_PI * u)
-    return torch.polar(torch.ones_like(mag), pghi(mag.detach(), params, tol=tol))
+    # PGHI's noise phase (below tol) is seeded by the generator's seed, so PhaseReconstruction.seed reaches it
+    seed = 0 if generator is None else int(generator.initial_seed())
+    return torch.polar(torch.ones_like(mag), pghi(mag.detach(), params, tol=tol, seed=seed))
 
 
 TWO_PI = 2.0 * math.pi
