@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
+import stat
 import warnings
 
 import numpy as np
@@ -10,7 +13,8 @@ import torch
 
 import specrep
 from gan_plugins.audio_features import AudioFeatures
-from gan_plugins.data.loops import read_sidecar
+from gan_plugins.audio_features import fit_normalization
+from gan_plugins.data.loops import read_sidecar, sidecar_path
 from gan_plugins.data.synth_dataset import write_synth_dataset
 from gan_plugins.gansynth import GANSynthDiscriminator, GANSynthGenerator, plugin, seed_grid, widths
 from gan_plugins.pretrained import load_generator
@@ -77,8 +81,7 @@ def test_every_representation_trains_samples_saves_loads(rep, loops, tmp_path):
     assert res.step == 1 and all(v == v for v in res.history[-1].values())
     plug, generator, cfg = load_generator(tmp_path / "run")
     assert cfg["norm_scale"] is not None and cfg["loop_samples"] == 1600
-    stats = read_sidecar(loops)["stats"]
-    assert any(k.startswith(rep) for k in stats)  # fitted once, cached beside the data
+    assert read_sidecar(loops)["stats"] is None  # fitted stats live in the run, never in the dataset
     with torch.no_grad():
         feats = generator(plug.latent(3, cfg, generator=torch.Generator().manual_seed(0)))
     paths = plug.save_samples(feats, tmp_path / "out", fmt="wav", config=cfg)
@@ -140,3 +143,86 @@ def test_mel_if_warns_when_bass_bins_share_a_band():
         warnings.simplefilter("error")
         AudioFeatures({**base, "n_mels": 128})  # 13.8 Hz lowest band < 15.6 Hz bins: no warning
         AudioFeatures({**base, "representation": "mel-gl", "n_mels": 64})  # magnitude-only: no shared phase
+
+
+def _digest(paths) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in paths}
+
+
+def test_training_never_writes_into_the_dataset(tmp_path):
+    # the dataset sits on a read-only share: training, resuming and sampling must only read it
+    data = write_synth_dataset(tmp_path / "ro" / "loops.npy", n=12, seconds=0.1, seed=1, progress=False)
+    files = [data, sidecar_path(data)]
+    before = _digest(files)
+    for f in files:
+        os.chmod(f, stat.S_IRUSR | stat.S_IRGRP)
+    os.chmod(data.parent, stat.S_IRUSR | stat.S_IXUSR)
+    try:
+        overrides = {**TRAINER, **TINY["mel-gl"], "representation": "mel-gl"}
+        train("gansynth", data=str(data), loss="wgan-gp", out=tmp_path / "run", steps=1, overrides=overrides,
+              progress=False)
+        train("gansynth", data=str(data), loss="wgan-gp", out=tmp_path / "run", steps=2, resume=True, progress=False)
+    finally:
+        os.chmod(data.parent, stat.S_IRWXU)
+        for f in files:
+            os.chmod(f, stat.S_IRUSR | stat.S_IWUSR)
+    assert _digest(files) == before
+    assert sorted(p.name for p in data.parent.iterdir()) == ["loops.json", "loops.npy"]
+    cfg = load_generator(tmp_path / "run")[2]
+    assert cfg["norm_scale"] is not None and cfg["loop_samples"] == 1600
+
+
+def test_prepare_is_pure_and_fits_stats_on_the_training_split_only(tmp_path):
+    data = write_synth_dataset(tmp_path / "loops.npy", n=40, seconds=0.1, seed=2, progress=False)
+    cfg = {**plugin.default_config(), **TINY["mel-gl"], "representation": "mel-gl", "test_fraction": 0.25}
+    frozen = dict(cfg)
+    got = plugin.prepare(str(data), cfg)
+    assert cfg == frozen  # the passed config is not mutated
+    assert got["loop_samples"] == 1600 and set(got) == {"loop_samples", "norm_scale", "norm_shift"}
+    train_rows = plugin.dataset(str(data), cfg, split="train")
+    test_rows = plugin.dataset(str(data), cfg, split="test")
+    assert len(test_rows) == 10 and len(train_rows) == 30
+    assert cfg == frozen
+    # expected: the stats of the training loops alone (all 30 of them, fewer than the 256 it samples)
+    feats = AudioFeatures({**cfg, "loop_samples": 1600})
+    train_waves = np.stack([train_rows[i].numpy() for i in range(len(train_rows))])
+    expected = fit_normalization(feats, train_waves)
+    np.testing.assert_allclose(got["norm_scale"], expected["norm_scale"], rtol=1e-6)
+    np.testing.assert_allclose(got["norm_shift"], expected["norm_shift"], rtol=1e-6, atol=1e-7)
+    # and not the stats of all loops (the test split would leak into the model's normalisation)
+    all_waves = np.stack([train_rows[i].numpy() for i in range(len(train_rows))]
+                         + [test_rows[i].numpy() for i in range(len(test_rows))])
+    leaked = fit_normalization(feats, all_waves)
+    assert not np.allclose(got["norm_scale"], leaked["norm_scale"], rtol=1e-4)
+    # already-resolved settings are not re-fitted (resume keeps the run's stats)
+    assert plugin.prepare(str(data), {**cfg, **got}) == {}
+
+
+def test_feature_cache_is_bounded_and_per_instance():
+    from gan_plugins.gansynth import GANSynthPlugin
+
+    a, b = GANSynthPlugin(), GANSynthPlugin()
+    base = {"representation": "mel-gl", "sample_rate": 16000, "n_fft": 256, "hop_length": 64, "n_mels": 32,
+            "frames": 32}
+    for i in range(a.max_cached_features + 5):
+        a.audio_features({**base, "gl_iter": i})
+    assert len(a._features) == a.max_cached_features
+    assert len(b._features) == 0
+    first = a.audio_features({**base, "gl_iter": 100})
+    assert a.audio_features({**base, "gl_iter": 100}) is first  # a hit returns the cached map
+
+
+def test_audio_features_keep_one_module_per_device(loops):
+    # nn.Module.to moves in place: a cache of chain.to(device) per device held one module that followed the last
+    # device asked for, so encode on A, then B, then A failed ("input and window must be on the same device")
+    cfg = {"representation": "mel-if", "sample_rate": 16000, "n_fft": 256, "hop_length": 64, "n_mels": 32,
+           "frames": 32, "norm_scale": [1.0, 1.0], "norm_shift": [0.0, 0.0]}
+    af = AudioFeatures(cfg)
+    wave = torch.randn(2, 1600, generator=torch.Generator().manual_seed(0))
+    ref = af.encode(wave)
+    chain_meta, norm_meta = af._modules(torch.device("meta"), torch.float32)  # a second device
+    assert all(b.device.type == "meta" for b in chain_meta.buffers())
+    assert all(b.device.type == "cpu" for b in af._modules("cpu", torch.float32)[0].buffers())
+    assert all(b.device.type == "cpu" for b in af.chain.buffers())  # the original stays where it was built
+    torch.testing.assert_close(af.encode(wave), ref, rtol=0, atol=0)
+    torch.testing.assert_close(af.decode(ref), af.decode(ref), rtol=0, atol=0)

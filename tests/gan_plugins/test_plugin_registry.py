@@ -35,6 +35,9 @@ class TinyPlugin:
                           nn.Linear(config["hidden"], 1), nn.Flatten(0))
         return g, d
 
+    def prepare(self, data, config):
+        return {}
+
     def dataset(self, data, config, *, split):
         return TensorDataset(torch.rand(64, 1, 8, 8, generator=torch.Generator().manual_seed(0)) * 2 - 1)
 
@@ -115,6 +118,21 @@ def test_object_that_is_not_a_plugin_is_broken(on_path):
                       {"notaplug_mod": "plugin = 42\n"})
     with pytest.raises(api.PluginError, match="does not implement the plugin protocol"):
         api.get_plugin("notaplug")
+
+
+def test_audio_plugin_without_render_or_feature_map_is_broken(on_path):
+    # an audio plugin must provide render() and audio_features(): the CLI's sample/walk and the benchmarks call them
+    src = TINY_PLUGIN.replace('output_kind = "image"', 'output_kind = "audio"').replace("tinyplug", "mutepl")
+    make_distribution(on_path, "muteplug", {"mutepl": "mutepl_mod:plugin"}, {"mutepl_mod": src})
+    with pytest.raises(api.PluginError, match="missing audio_features, render"):
+        api.get_plugin("mutepl")
+
+
+def test_plugin_without_prepare_is_broken(on_path):
+    src = TINY_PLUGIN.replace("    def prepare(self, data, config):\n        return {}\n", "").replace("tinyplug", "noprep")
+    make_distribution(on_path, "noprep", {"noprep": "noprep_mod:plugin"}, {"noprep_mod": src})
+    with pytest.raises(api.PluginError, match="missing prepare"):
+        api.get_plugin("noprep")
 
 
 def test_duplicate_names_name_both_distributions(on_path):

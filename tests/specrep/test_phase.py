@@ -90,3 +90,18 @@ def test_griffin_lim_validates():
         specrep.griffin_lim(mag.to(torch.complex64), P)
     with pytest.raises(specrep.ParameterError, match="rows"):
         specrep.pghi(torch.ones(100, 10), P)
+
+
+def test_seed_reaches_pghi_noise_phase(recordings):
+    # PGHI gives coefficients below tol * max a random phase; PhaseReconstruction.seed must seed it (it did not:
+    # seeds 0 and 1 were bit-identical). A tolerance of 0.5 leaves most coefficients to that noise.
+    wave = recordings["guitar_chord1"][:8000]
+    out = {}
+    for seed in (0, 1):
+        chain = specrep.chain("mag-gl", n_iter=0, init="pghi", tol=0.5, seed=seed)
+        out[seed] = chain.inverse(chain(wave), length=8000)
+    again = specrep.chain("mag-gl", n_iter=0, init="pghi", tol=0.5, seed=1)
+    assert torch.equal(again.inverse(again(wave), length=8000), out[1])  # deterministic per seed
+    assert (out[0] - out[1]).abs().max() > 1e-3
+    mag = Fn.stft(wave, P).abs()
+    assert not torch.equal(specrep.pghi(mag, P, tol=0.5, seed=0), specrep.pghi(mag, P, tol=0.5, seed=1))
