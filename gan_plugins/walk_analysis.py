@@ -42,10 +42,15 @@ def _describe(waves: np.ndarray, sample_rate: int) -> dict[str, np.ndarray]:
 
 
 def loop_descriptors(loops: np.ndarray, sample_rate: int) -> dict[str, np.ndarray]:
-    """Per-loop summaries ``(N, samples) -> name -> (N,)``: frame means of loudness (A-weighted dB), centroid,
-    flatness, bandwidth and rolloff, and the onset rate (onsets per second, :func:`onset_frames`)."""
+    """Per-loop summaries ``(N, samples) -> name -> (N,)``: loudness as the level of the mean A-weighted frame power
+    (dB), centroid, flatness, bandwidth and rolloff as means over frames weighted by that power (so near-silent
+    frames, whose spectral shape is noise, do not count), and the onset rate (onsets per second,
+    :func:`onset_frames`)."""
     desc = _describe(loops, sample_rate)
-    out = {name: desc[name].mean(-1) for name, _ in LOOP_DESCRIPTORS if name in desc}
+    power = 10.0 ** (desc["loudness"] / 10.0)
+    weight = power / np.maximum(power.sum(-1, keepdims=True), 1e-300)
+    out = {"loudness": 10.0 * np.log10(np.maximum(power.mean(-1), 1e-12))}
+    out.update({name: (weight * desc[name]).sum(-1) for name in ("centroid", "flatness", "bandwidth", "rolloff")})
     seconds = np.asarray(loops).shape[-1] / sample_rate
     out["onset_rate"] = np.array([len(onset_frames(f)) / seconds for f in desc["onset_strength"]])
     return out

@@ -198,6 +198,17 @@ class WalkRender:
         """:func:`join_steps` of this render."""
         return join_steps(self.wave, self.loops, self.crossfade)
 
+    def join_levels_db(self) -> np.ndarray:
+        """Per join, the level of the crossfade window against the mean power of the two loops over the same bar
+        positions (dB; 0 = constant loudness through the join). ``(n_loops - 1,)``"""
+        src = declick(self.loops, self.declick)[:, -self.crossfade:].astype(np.float64)
+        length, out = self.loops.shape[-1], []
+        for i in range(src.shape[0] - 1):
+            mix = self.wave[(i + 1) * length - self.crossfade: (i + 1) * length].astype(np.float64)
+            ref = 0.5 * (np.mean(src[i] ** 2) + np.mean(src[i + 1] ** 2))
+            out.append(10.0 * np.log10(max(np.mean(mix**2), 1e-20) / max(ref, 1e-20)))
+        return np.asarray(out)
+
 
 def render_walk(plugin, generator: nn.Module, config: Mapping[str, Any], walk: Walk, seconds: float, *,
                 crossfade: float | None = None, declick_s: float = 0.004, batch: int = 16,
