@@ -21,7 +21,7 @@ from specrep.errors import ParameterError
 
 # Modules that add a command group with ``register(subparsers)``. ``loopgan_cli.loopgan_data`` (the ``data`` group)
 # is written by another engineer; until it lands, a missing module is skipped (see _register_groups).
-COMMAND_GROUPS = ("loopgan_cli.loopgan_data",)
+COMMAND_GROUPS = ("loopgan_cli.loopgan_data", "loopgan_cli.loopgan_walk")
 
 
 class _Parser(argparse.ArgumentParser):
