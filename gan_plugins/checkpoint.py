@@ -29,7 +29,9 @@ class CheckpointError(SpecrepError, OSError):
 def save_checkpoint(state: dict[str, Any], path: str | Path) -> Path:
     """Write ``state`` to ``path`` atomically: a temporary file in the same folder, fsync, then ``os.replace``.
 
-    A reader never sees a half-written file, and a crash mid-write leaves the previous checkpoint intact.
+    A reader never sees a half-written file, and a crash mid-write leaves the previous checkpoint intact. The
+    temporary file of a writer killed mid-write (``.<name>.tmp<pid>``) is removed by the next successful save once
+    that pid is no longer alive on this host (before, each kill left one behind for good, as big as a checkpoint).
 
     Parameters
     ----------
@@ -50,7 +52,25 @@ def save_checkpoint(state: dict[str, Any], path: str | Path) -> Path:
     finally:
         if tmp.exists():
             tmp.unlink()
+    _remove_stale_tmp(path)
     return path
+
+
+def _remove_stale_tmp(path: Path) -> None:
+    """Delete the temporary files of writers of ``path`` that died mid-write (POSIX; live or unknown pids are kept)."""
+    if os.name != "posix":  # os.kill(pid, 0) probes a pid on POSIX only
+        return
+    prefix = f".{path.name}.tmp"
+    for tmp in path.parent.iterdir():
+        pid = tmp.name[len(prefix):]
+        if not tmp.name.startswith(prefix) or not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            tmp.unlink(missing_ok=True)
+        except OSError:  # e.g. PermissionError: alive, owned by someone else
+            pass
 
 
 def load_checkpoint(path: str | Path, *, map_location: str | torch.device = "cpu") -> dict[str, Any]:
