@@ -10,10 +10,11 @@ Config precedence (lowest to highest): :data:`TRAINER_DEFAULTS` < the loss's lit
 ``default_config()`` < a config file < ``--set key=value`` overrides.
 
 Distributed: under ``torchrun`` (``WORLD_SIZE`` > 1) a process group is opened with gloo on CPU or NCCL on CUDA;
-each rank reads its own shard through a :class:`~torch.utils.data.DistributedSampler`. The training noise (latents
+each rank reads its own slice of every global batch (:class:`_BatchStream`). The training noise (latents
 and gradient-penalty interpolation coefficients) comes from one ``torch.Generator`` in the same state on every rank:
 each draw is the whole global batch, of which a rank keeps its own slice, so ``W`` ranks with batch ``B`` make exactly
-the updates of one process with batch ``W * B`` (the sampler gives the ranks the same union of examples); gradients (and float buffers, e.g. batch-norm statistics) are averaged across ranks with
+the updates of one process with batch ``W * B`` (as long as no layer couples the examples of a batch, e.g. batch
+norm or minibatch standard deviation, which see each rank's batch alone); gradients (and float buffers, e.g. batch-norm statistics) are averaged across ranks with
 ``torch.distributed.all_reduce`` before every optimiser step, which keeps every rank's parameters identical. This
 is the averaging ``DistributedDataParallel`` performs, done explicitly because DDP's reducer supports neither the
 double backward of the gradient penalty nor several discriminator forwards per backward. Rank 0 alone writes
@@ -40,7 +41,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 from torch import Tensor, nn
-from torch.utils.data import DistributedSampler, default_collate
+from torch.utils.data import default_collate
 
 from gan_plugins.api import GanPlugin, get_plugin
 from gan_plugins.checkpoint import LAST, capture_rng, load_checkpoint, restore_rng, save_checkpoint
@@ -153,29 +154,37 @@ def resolve_config(plugin: GanPlugin, *, loss: str, data: str, config_file: str 
 
 # ---------------------------------------------------------------------------------------------- batch stream
 class _BatchStream:
-    """Endless batches through a DistributedSampler; its position (epoch, offset) is part of the checkpoint."""
+    """Endless batches: each epoch a seeded permutation of the dataset, cut into global batches of ``batch_size *
+    world`` examples, of which rank ``r`` reads the ``r``-th slice. Its position (epoch, offset into the epoch's
+    permutation) is part of the checkpoint.
+
+    A rank's slice is contiguous so that, with the global noise draw, rank ``r``'s real rows meet the same fake rows
+    as rows ``r * B .. (r + 1) * B`` of one process with the whole batch (the gradient penalty interpolates row by
+    row). The permutation is ``torch.randperm`` seeded with ``seed + epoch``, as DistributedSampler's.
+    """
 
     def __init__(self, dataset, batch_size: int, *, seed: int, rank: int, world: int) -> None:
         if len(dataset) < batch_size * world:
             raise ParameterError(f"dataset of {len(dataset)} items is smaller than batch_size={batch_size} x "
                                  f"{world} rank(s)")
-        self.dataset, self.batch_size = dataset, batch_size
-        self.sampler = DistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=True, seed=seed,
-                                          drop_last=True)
+        self.dataset, self.batch_size, self.seed = dataset, batch_size, seed
+        self.rank, self.world = rank, world
         self.epoch, self.offset = 0, 0
         self._order: list[int] | None = None
 
     def _indices(self) -> list[int]:
         if self._order is None:
-            self.sampler.set_epoch(self.epoch)
-            self._order = list(self.sampler)
+            g = torch.Generator().manual_seed(self.seed + self.epoch)
+            self._order = torch.randperm(len(self.dataset), generator=g).tolist()
         return self._order
 
     def next(self) -> Tensor:
-        if self.offset + self.batch_size > len(self._indices()):
+        step = self.batch_size * self.world
+        if self.offset + step > len(self._indices()):
             self.epoch, self.offset, self._order = self.epoch + 1, 0, None
-        idx = self._indices()[self.offset: self.offset + self.batch_size]
-        self.offset += self.batch_size
+        start = self.offset + self.rank * self.batch_size
+        idx = self._indices()[start: start + self.batch_size]
+        self.offset += step
         images = getattr(self.dataset, "images", None)
         if isinstance(images, Tensor):
             return images[torch.tensor(idx)]
@@ -349,11 +358,13 @@ class Trainer:
             self.noise.manual_seed(int(self.cfg["seed"]) + 1 + self.step)
 
     def save(self) -> Path | None:
-        """Write ``last.pt`` atomically (rank 0 writes; under DDP every rank must call it, to gather RNG states)."""
+        """Write ``last.pt`` atomically. Under DDP every rank calls it (the RNG states are gathered), rank 0 writes,
+        and no rank returns before the file is complete."""
         state = self.state_dict()
-        if self.rank != 0:
-            return None
-        return save_checkpoint(state, self.run_dir / LAST)
+        path = save_checkpoint(state, self.run_dir / LAST) if self.rank == 0 else None
+        if self.world > 1:
+            dist.barrier()
+        return path
 
     def _latent(self, n: int) -> Tensor:
         """This rank's ``n`` latents out of one global draw of ``n * world`` from the shared noise generator."""
