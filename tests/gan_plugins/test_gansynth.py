@@ -12,8 +12,7 @@ import pytest
 import torch
 
 import specrep
-from gan_plugins.audio_features import AudioFeatures
-from gan_plugins.audio_features import fit_normalization
+from gan_plugins.audio_features import AudioFeatures, fit_normalization
 from gan_plugins.data.loops import read_sidecar, sidecar_path
 from gan_plugins.data.synth_dataset import write_synth_dataset
 from gan_plugins.gansynth import GANSynthDiscriminator, GANSynthGenerator, plugin, seed_grid, widths

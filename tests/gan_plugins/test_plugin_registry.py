@@ -129,7 +129,8 @@ def test_audio_plugin_without_render_or_feature_map_is_broken(on_path):
 
 
 def test_plugin_without_prepare_is_broken(on_path):
-    src = TINY_PLUGIN.replace("    def prepare(self, data, config):\n        return {}\n", "").replace("tinyplug", "noprep")
+    src = TINY_PLUGIN.replace("    def prepare(self, data, config):\n        return {}\n", "")
+    src = src.replace("tinyplug", "noprep")
     make_distribution(on_path, "noprep", {"noprep": "noprep_mod:plugin"}, {"noprep_mod": src})
     with pytest.raises(api.PluginError, match="missing prepare"):
         api.get_plugin("noprep")
