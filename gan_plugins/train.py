@@ -9,17 +9,17 @@ prior, an optional :class:`~gan_plugins.api.Schedule` (e.g. progressive growing)
 Config precedence (lowest to highest): :data:`TRAINER_DEFAULTS` < the loss's literature defaults < the plugin's
 ``default_config()`` < a config file < ``--set key=value`` overrides.
 
-Distributed: under ``torchrun`` (``WORLD_SIZE`` > 1) a process group is opened with gloo on CPU or NCCL on CUDA;
-each rank reads its own slice of every global batch (:class:`_BatchStream`). The training noise (latents
-and gradient-penalty interpolation coefficients) comes from one ``torch.Generator`` in the same state on every rank:
-each draw is the whole global batch, of which a rank keeps its own slice, so ``W`` ranks with batch ``B`` make exactly
-the updates of one process with batch ``W * B`` (as long as no layer couples the examples of a batch, e.g. batch
-norm or minibatch standard deviation, which see each rank's batch alone); gradients (and float buffers, e.g.
-batch-norm statistics) are averaged across ranks with ``torch.distributed.all_reduce`` before every optimiser step, which keeps every rank's parameters identical. This
-is the averaging ``DistributedDataParallel`` performs, done explicitly because DDP's reducer supports neither the
-double backward of the gradient penalty nor several discriminator forwards per backward. Rank 0 alone writes
-checkpoints, logs, samples and the progress bar; checkpoints hold every rank's global RNG state, gathered to rank 0,
-so a resume restores each rank exactly.
+Distributed: under ``torchrun`` (``WORLD_SIZE`` > 1) a process group is opened with gloo on CPU or NCCL on CUDA; each
+rank reads its own slice of every global batch (:class:`_BatchStream`). The training noise (latents and gradient-
+penalty interpolation coefficients) comes from one ``torch.Generator`` in the same state on every rank: each draw is
+the whole global batch, of which a rank keeps its own slice, so ``W`` ranks with batch ``B`` make exactly the updates
+of one process with batch ``W * B`` (as long as no layer couples the examples of a batch, e.g. batch norm or minibatch
+standard deviation, which see each rank's batch alone); gradients (and float buffers, e.g. batch-norm statistics) are
+averaged across ranks with ``torch.distributed.all_reduce`` before every optimiser step, which keeps every rank's
+parameters identical. This is the averaging ``DistributedDataParallel`` performs, done explicitly because DDP's
+reducer supports neither the double backward of the gradient penalty nor several discriminator forwards per backward.
+Rank 0 alone writes checkpoints, logs, samples and the progress bar; checkpoints hold every rank's global RNG state,
+gathered to rank 0, so a resume restores each rank exactly.
 """
 
 from __future__ import annotations
