@@ -22,12 +22,13 @@ LOOP_DESCRIPTORS = (("loudness", "dB(A)"), ("centroid", "Hz"), ("flatness", ""),
 def onset_frames(flux: np.ndarray, *, radius: int = 3) -> np.ndarray:
     """Onsets of a spectral-flux curve ``(frames,)`` (:func:`specrep.descriptors.onset_strength`): frames that are
     the maximum within ``+-radius`` frames (+-48 ms at hop 256, 16 kHz) and exceed the curve's median by two median
-    absolute deviations. Returns the frame indices."""
+    absolute deviations and by a fifth of its largest peak (so the log-spectral flux of a noise floor between sparse
+    hits does not count). Returns the frame indices."""
     flux = np.asarray(flux, dtype=np.float64)
     if flux.size < 3:
         return np.zeros(0, dtype=int)
     med = np.median(flux)
-    threshold = med + 2.0 * np.median(np.abs(flux - med))
+    threshold = med + max(2.0 * np.median(np.abs(flux - med)), 0.2 * (flux.max() - med))
     padded = np.pad(flux, radius, mode="constant", constant_values=-np.inf)
     windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * radius + 1)
     is_peak = (flux >= windows.max(-1)) & (flux > threshold)
