@@ -16,15 +16,10 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 
 setup: $(STAMP)
 
-# The main job on the embedded default: 16 loops from each bundled GANSynth model (WAVs + spectrogram sheet), round
-# trips of a bundled real recording (with plots), and digits from the bundled dcgan-mnist generator.
+# The main job on the embedded default: loops and a 32 s smooth latent walk from each bundled GANSynth model, a specrep
+# round trip of a bundled real recording, all in one self-contained HTML report (out/demo/report.html).
 demo: $(STAMP)
-	mkdir -p out
-	$(BIN)/loopgan sample gansynth-mel-gl -n 16 -o out/loops
-	$(BIN)/loopgan sample gansynth-mel-if -n 16 -o out/loops-if
-	$(BIN)/specrep-cli roundtrip example:guitar_chord1 --chain mag-if -o out/roundtrip.wav --plot out/roundtrip.png
-	$(BIN)/specrep-cli roundtrip example:guitar_chord1 --chain mag-gl -o out/roundtrip-gl.wav --plot out/roundtrip-gl.png
-	$(BIN)/loopgan sample dcgan-mnist -n 64 -o out/dcgan-mnist
+	$(BIN)/loopgan demo --out out/demo
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
