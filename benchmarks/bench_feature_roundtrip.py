@@ -23,7 +23,7 @@ import torch
 
 import specrep
 from gan_plugins.audio_features import AudioFeatures
-from gan_plugins.data.loop_dataset import LoopDataset
+from gan_plugins.data.loops.dataset import LoopDataset
 from gan_plugins.metrics.audio import onset_autocorrelation
 
 # (representation, n_fft, hop_length, frames, n_mels, mel_n_iter) for 2 s loops at 16 kHz; mel_n_iter None = the

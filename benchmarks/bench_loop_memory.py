@@ -26,9 +26,9 @@ from pathlib import Path
 import numpy as np
 from torch.utils.data import DataLoader
 
-from gan_plugins.data.loop_dataset import LoopDataset
-from gan_plugins.data.loops import LoopWriter
-from gan_plugins.data.procedural import synthesize_loops
+from gan_plugins.data.loops.dataset import LoopDataset
+from gan_plugins.data.loops.storage import LoopWriter
+from gan_plugins.data.procedural.generator import synthesize_loops
 
 
 def rss_mb(pid: int) -> float:

@@ -19,8 +19,7 @@ from pathlib import Path
 
 from specrep.errors import ParameterError
 
-# Modules that add a command group with ``register(subparsers)``. ``loopgan_cli.loopgan_data`` (the ``data`` group)
-# is written by another engineer; until it lands, a missing module is skipped (see _register_groups).
+# Modules that add a command group with ``register(subparsers)``: ``data`` and ``walk``/``demo``.
 COMMAND_GROUPS = ("loopgan_cli.loopgan_data", "loopgan_cli.loopgan_walk")
 
 
@@ -135,7 +134,7 @@ def cmd_benchmark_representations(args: argparse.Namespace) -> None:
     import shlex
     import sys
 
-    from gan_plugins.metrics.representations import benchmark_representations, write_report
+    from gan_plugins.benchmarks.representations import benchmark_representations, write_report
 
     runs = {}
     for item in args.runs:
@@ -144,7 +143,7 @@ def cmd_benchmark_representations(args: argparse.Namespace) -> None:
     result = benchmark_representations(runs, args.data, n=args.n, n_real=args.n_real, k=args.k, seed=args.seed,
                                        out_dir=args.out_dir)
     command = "loopgan " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    path = write_report(result, args.report, command=command)
+    path = write_report(result, args.report or args.out_dir / "report.md", command=command)
     if args.json:
         _print_json(result)
     else:
@@ -163,7 +162,7 @@ def cmd_pretrained(args: argparse.Namespace) -> None:
 
 
 def cmd_benchmark_losses(args: argparse.Namespace) -> None:
-    from gan_plugins.metrics.loss_benchmark import run_loss_benchmark
+    from gan_plugins.benchmarks.losses import run_loss_benchmark
     from gan_plugins.train import parse_overrides
 
     losses = [s for s in args.losses.split(",") if s] if args.losses else None
@@ -175,13 +174,7 @@ def cmd_benchmark_losses(args: argparse.Namespace) -> None:
 # ------------------------------------------------------------------------------------------------------ parser
 def _register_groups(subparsers) -> None:
     for name in COMMAND_GROUPS:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:  # not written yet: the group is simply absent
-                continue
-            raise
-        module.register(subparsers)
+        importlib.import_module(name).register(subparsers)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -253,9 +246,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--n-real", type=int, default=1000, help="real loops that define the NDB bins")
     b.add_argument("-k", type=int, default=50, help="NDB bins")
     b.add_argument("--seed", type=int, default=0)
-    b.add_argument("--out-dir", type=Path, default=Path("docs/results/representations"),
-                   help="audio examples, spectrogram sheets and training curves")
-    b.add_argument("--report", type=Path, default=Path("docs/results/representations.md"))
+    b.add_argument("--out-dir", type=Path, default=Path("out/benchmark-representations"),
+                   help="audio examples, spectrogram sheets and training curves (default: %(default)s)")
+    b.add_argument("--report", type=Path, default=None, help="Markdown report (default: OUT_DIR/report.md)")
     b.add_argument("--json", action="store_true")
     b.set_defaults(func=cmd_benchmark_representations)
 

@@ -25,9 +25,9 @@ def _mb(nbytes: int) -> str:
 
 
 def cmd_synth(args: argparse.Namespace) -> None:
-    from gan_plugins.data.loops import open_loops
-    from gan_plugins.data.summary import summarize
-    from gan_plugins.data.synth_dataset import write_synth_dataset
+    from gan_plugins.data.loops.storage import open_loops
+    from gan_plugins.data.loops.summary import summarize
+    from gan_plugins.data.procedural.synth_dataset import write_synth_dataset
 
     path = write_synth_dataset(args.out, args.n, args.seconds, args.seed, args.sample_rate, styles=args.styles,
                                tempo_mode=args.tempo_mode, dtype=args.dtype, chunk=args.chunk,
@@ -39,8 +39,8 @@ def cmd_synth(args: argparse.Namespace) -> None:
 
 
 def cmd_info(args: argparse.Namespace) -> None:
-    from gan_plugins.data.loops import open_loops
-    from gan_plugins.data.summary import plot_montage, summarize
+    from gan_plugins.data.loops.storage import open_loops
+    from gan_plugins.data.loops.summary import plot_montage, summarize
 
     data, info = open_loops(args.data, shape=args.shape, dtype=args.dtype, offset=args.offset,
                             sample_rate=args.sample_rate)
@@ -75,7 +75,7 @@ def cmd_info(args: argparse.Namespace) -> None:
 
 
 def cmd_prepare(args: argparse.Namespace) -> None:
-    from gan_plugins.data.prepare import NoUsableAudioError, prepare_folder
+    from gan_plugins.data.loops.prepare import NoUsableAudioError, prepare_folder
 
     try:
         report = prepare_folder(args.audio_dir, args.out, seconds=args.seconds, sample_rate=args.sample_rate,
@@ -91,10 +91,10 @@ def cmd_prepare(args: argparse.Namespace) -> None:
 
 def register(subparsers) -> None:
     """Add the ``data`` command group (``synth``, ``prepare``, ``info``) to a ``loopgan`` subparsers object."""
-    from gan_plugins.data.loops import DTYPES
-    from gan_plugins.data.prepare import REMAINDERS
-    from gan_plugins.data.procedural import TEMPO_MODES
-    from gan_plugins.data.styles import STYLES
+    from gan_plugins.data.loops.prepare import REMAINDERS
+    from gan_plugins.data.loops.storage import DTYPES
+    from gan_plugins.data.procedural.generator import TEMPO_MODES
+    from gan_plugins.data.procedural.styles import STYLES
 
     group = subparsers.add_parser("data", help="build and inspect loop datasets")
     sub = group.add_subparsers(dest="data_command", required=True, metavar="DATA_COMMAND")

@@ -22,7 +22,7 @@ from typing import Any, Protocol, runtime_checkable
 import torch
 from torch import Tensor, nn
 
-from specrep.errors import SpecrepError
+from gan_plugins.errors import GanError
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -38,7 +38,7 @@ __all__ = [
 ENTRY_POINT_GROUP = "specrep.gan_plugins"
 
 
-class PluginError(SpecrepError):
+class PluginError(GanError):
     """A plugin is unknown, broken (fails to import or to satisfy the protocol), or its name is claimed twice."""
 
 

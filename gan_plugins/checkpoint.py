@@ -15,14 +15,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from specrep.errors import SpecrepError
+from gan_plugins.errors import GanError
 
 __all__ = ["CheckpointError", "capture_rng", "load_checkpoint", "restore_rng", "save_checkpoint", "LAST"]
 
 LAST = "last.pt"
 
 
-class CheckpointError(SpecrepError, OSError):
+class CheckpointError(GanError, OSError):
     """A checkpoint is missing, truncated, corrupt, or not one of ours."""
 
 

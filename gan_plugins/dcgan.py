@@ -20,7 +20,7 @@ from torch import Tensor, nn
 from torch.utils.data import Dataset
 
 from gan_plugins.api import PluginError
-from gan_plugins.data.mnist import BUNDLED, MnistDataset
+from gan_plugins.data.mnist.digits import BUNDLED, MnistDataset
 from gan_plugins.layers import DownBlock, UpBlock, dcgan_init_, norm2d
 from specrep.errors import ParameterError, check_choice, check_positive_int
 

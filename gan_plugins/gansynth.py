@@ -28,7 +28,7 @@ from torch.nn import functional as F
 import specrep
 from gan_plugins.api import PluginError
 from gan_plugins.audio_features import AudioFeatures, fit_normalization
-from gan_plugins.data.loop_dataset import LoopDataset
+from gan_plugins.data.loops.dataset import LoopDataset
 from gan_plugins.equalized import EqualizedConv2d, EqualizedLinear, MinibatchStdDev, PixelNorm
 from specrep.errors import ParameterError, check_choice, check_positive_int
 
@@ -151,7 +151,7 @@ class GANSynthPlugin:
 
     def smoke_config(self, folder: Path) -> tuple[str, dict[str, Any]]:
         """Tiny procedural dataset and model for smoke tests: ``(data path, overrides)``."""
-        from gan_plugins.data.synth_dataset import write_synth_dataset
+        from gan_plugins.data.procedural.synth_dataset import write_synth_dataset
 
         data = write_synth_dataset(Path(folder) / "loops.npy", n=12, seconds=0.1, seed=0, progress=False)
         return str(data), {"n_fft": 256, "hop_length": 64, "n_mels": 32, "frames": 32, "width_max": 8,
@@ -249,17 +249,14 @@ class GANSynthPlugin:
         return paths
 
     def save_grid(self, samples: Tensor, path: Path, config: Mapping[str, Any]) -> Path:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        from specrep.plotting import subplots
 
         feats = samples[:16].detach().float().cpu()
         n = feats.shape[0]
         cols = min(4, n)
         rows = math.ceil(n / cols)
         chans = feats.shape[1]
-        fig, axes = plt.subplots(rows * chans, cols, figsize=(3 * cols, 2.2 * rows * chans), squeeze=False)
+        fig, axes = subplots(rows * chans, cols, figsize=(3 * cols, 2.2 * rows * chans), squeeze=False)
         names = ["log-magnitude", "IF"] if chans == 2 else ["log-magnitude"]
         for i in range(rows * cols):
             for c in range(chans):
@@ -274,7 +271,6 @@ class GANSynthPlugin:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(path, dpi=90, bbox_inches="tight")
-        plt.close(fig)
         return path
 
 

@@ -46,8 +46,9 @@ from torch.utils.data import default_collate
 from gan_plugins.api import GanPlugin, get_plugin
 from gan_plugins.checkpoint import LAST, capture_rng, load_checkpoint, restore_rng, save_checkpoint
 from gan_plugins.ema import update_ema_
+from gan_plugins.errors import GanError
 from gan_plugins.losses import clip_weights_, drift_penalty, get_loss, gradient_penalty
-from specrep.errors import ParameterError, SpecrepError, check_positive_int
+from specrep.errors import ParameterError, check_positive_int
 
 __all__ = [
     "TRAINER_DEFAULTS",
@@ -75,7 +76,7 @@ TRAINER_DEFAULTS: dict[str, Any] = {
 }
 
 
-class TrainingDiverged(SpecrepError, RuntimeError):
+class TrainingDiverged(GanError, RuntimeError):
     """A loss became NaN or infinite; the last good checkpoint is kept."""
 
 

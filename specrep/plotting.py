@@ -12,13 +12,15 @@ from . import functional as Fn
 from .params import STFTParams
 
 
-def _pyplot():
-    import matplotlib
+def subplots(*grid, figsize, **kwargs):
+    """``(figure, axes)`` like ``pyplot.subplots`` but on a bare :class:`matplotlib.figure.Figure`: no global
+    backend switch (``matplotlib.use``), no pyplot state, nothing to close; ``fig.savefig`` renders with Agg.
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    ``grid`` and ``kwargs`` go to :meth:`Figure.subplots` (``layout`` to the figure)."""
+    from matplotlib.figure import Figure
 
-    return plt
+    fig = Figure(figsize=figsize, layout=kwargs.pop("layout", None))
+    return fig, fig.subplots(*grid, **kwargs)
 
 
 def _db(wave: torch.Tensor, params: STFTParams) -> np.ndarray:
@@ -43,11 +45,10 @@ def plot_roundtrip(original: torch.Tensor, rebuilt: torch.Tensor, sample_rate: i
     ----------
     original, rebuilt : torch.Tensor, shape (time,)
     """
-    plt = _pyplot()
     params = STFTParams(sample_rate=sample_rate, n_fft=1024, hop_length=256)
     a, b = _db(original, params), _db(rebuilt, params)
     top = max(a.max(), b.max())
-    fig, axes = plt.subplots(4, 1, figsize=(10, 11), sharex=True)
+    fig, axes = subplots(4, 1, figsize=(10, 11), sharex=True)
     _spec_image(axes[0], a, params, "original (dB)", top - 90, top)
     im = _spec_image(axes[1], b, params, "reconstruction (dB)", top - 90, top)
     fig.colorbar(im, ax=axes[:2], shrink=0.8, label="dB")
@@ -72,13 +73,12 @@ def plot_analysis(wave: torch.Tensor, sample_rate: int, path: str | Path, *, n_f
     ----------
     wave : torch.Tensor, shape (time,)
     """
-    plt = _pyplot()
     params = STFTParams(sample_rate=sample_rate, n_fft=n_fft, hop_length=hop_length)
     spec = Fn.stft(wave.detach().float().cpu(), params)
     db = (20 * torch.log10(spec.abs() + 1e-6)).numpy()
     ifreq = Fn.phase_to_if(spec.angle()).numpy()
     desc = D.describe(wave.detach().float().cpu(), sample_rate, n_fft=n_fft, hop_length=hop_length)
-    fig, axes = plt.subplots(2 + len(desc), 1, figsize=(10, 3 + 1.4 * (2 + len(desc))), sharex=True,
+    fig, axes = subplots(2 + len(desc), 1, figsize=(10, 3 + 1.4 * (2 + len(desc))), sharex=True,
                              gridspec_kw={"height_ratios": [3, 3] + [1] * len(desc)})
     im = _spec_image(axes[0], db, params, "log-magnitude (dB)", db.max() - 90, db.max())
     fig.colorbar(im, ax=axes[0], label="dB")
@@ -97,10 +97,7 @@ def plot_analysis(wave: torch.Tensor, sample_rate: int, path: str | Path, *, n_f
 
 
 def _save(fig, path) -> Path:
-    import matplotlib.pyplot as plt
-
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100, bbox_inches="tight")
-    plt.close(fig)
     return path

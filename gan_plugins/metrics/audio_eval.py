@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 import specrep
-from gan_plugins.data.loop_dataset import LoopDataset
+from gan_plugins.data.loops.dataset import LoopDataset
 from gan_plugins.metrics.audio import NDBReference, descriptor_features, frechet_descriptor_distance
 from specrep.errors import AudioFileError, ParameterError
 

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from gan_plugins.checkpoint import load_checkpoint, save_checkpoint
-from gan_plugins.data.mnist import MnistDataset
+from gan_plugins.data.mnist.digits import MnistDataset
 
 __all__ = ["FEATURE_DIM", "MnistClassifier", "load_classifier", "train_classifier"]
 

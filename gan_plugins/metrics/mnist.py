@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from gan_plugins.data.mnist import BUNDLED, MnistDataset
+from gan_plugins.data.mnist.digits import BUNDLED, MnistDataset
 from gan_plugins.metrics.classifier import load_classifier
 from gan_plugins.metrics.coverage import class_stats
 from gan_plugins.metrics.frechet import frechet_distance, gaussian_stats

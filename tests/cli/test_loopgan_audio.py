@@ -7,7 +7,7 @@ import json
 import numpy as np
 
 import specrep
-from gan_plugins.data.synth_dataset import write_synth_dataset
+from gan_plugins.data.procedural.synth_dataset import write_synth_dataset
 from loopgan_cli.loopgan import main
 
 

@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from gan_plugins.data.loops import open_loops
+from gan_plugins.data.loops.storage import open_loops
 from loopgan_cli import loopgan_data
 from loopgan_cli.loopgan import main
 
@@ -98,7 +98,7 @@ def test_killed_synth_leaves_no_valid_dataset_and_a_rerun_succeeds(tmp_path):
     import sys
     import time
 
-    from gan_plugins.data.loops import DatasetError
+    from gan_plugins.data.loops.storage import DatasetError
 
     out = tmp_path / "big.npy"
     argv = ["data", "synth", str(out), "--n", "100000", "--seconds", "1", "--chunk", "4", "--no-progress"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gan_plugins.data.procedural import synthesize_loops
+from gan_plugins.data.procedural.generator import synthesize_loops
 from gan_plugins.metrics.audio import (
     NDBReference,
     descriptor_features,

@@ -13,8 +13,8 @@ import torch
 
 import specrep
 from gan_plugins.audio_features import AudioFeatures, fit_normalization
-from gan_plugins.data.loops import read_sidecar, sidecar_path
-from gan_plugins.data.synth_dataset import write_synth_dataset
+from gan_plugins.data.loops.storage import read_sidecar, sidecar_path
+from gan_plugins.data.procedural.synth_dataset import write_synth_dataset
 from gan_plugins.gansynth import GANSynthDiscriminator, GANSynthGenerator, plugin, seed_grid, widths
 from gan_plugins.pretrained import load_generator
 from gan_plugins.train import train

@@ -8,7 +8,7 @@ import struct
 import numpy as np
 import pytest
 
-from gan_plugins.data.mnist import MnistDataset, MnistFileError, load_mnist, read_idx
+from gan_plugins.data.mnist.digits import MnistDataset, MnistFileError, load_mnist, read_idx
 
 
 def _write_idx(path, arr, *, compress=False):

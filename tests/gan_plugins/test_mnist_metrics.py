@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from gan_plugins.data.mnist import MnistDataset
+from gan_plugins.data.mnist.digits import MnistDataset
 from gan_plugins.metrics.classifier import load_classifier
 from gan_plugins.metrics.coverage import class_stats
 from gan_plugins.metrics.frechet import frechet_distance, gaussian_stats

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from gan_plugins.data.mnist import MnistDataset
+from gan_plugins.data.mnist.digits import MnistDataset
 from gan_plugins.metrics.classifier import load_classifier
 from gan_plugins.pretrained import available_pretrained, pretrained_info
 from loopgan_cli import loopgan

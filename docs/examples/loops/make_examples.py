@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from gan_plugins.data.plots import plot_spectrograms
-from gan_plugins.data.procedural import synthesize_loops
-from gan_plugins.data.styles import STYLES
+from gan_plugins.data.loops.plots import plot_spectrograms
+from gan_plugins.data.procedural.generator import synthesize_loops
+from gan_plugins.data.procedural.styles import STYLES
 
 HERE = Path(__file__).resolve().parent
 SAMPLE_RATE = 16000

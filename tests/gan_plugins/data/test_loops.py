@@ -9,11 +9,11 @@ import torch
 from torch.utils.data import DataLoader
 from torch.utils.data.distributed import DistributedSampler
 
-from gan_plugins.data import loops
-from gan_plugins.data.loop_dataset import LoopDataset
-from gan_plugins.data.loops import DatasetError, LoopWriter, open_loops, sidecar_path, update_stats
-from gan_plugins.data.procedural import synthesize_loops
-from gan_plugins.data.synth_dataset import write_synth_dataset
+from gan_plugins.data.loops import storage as loops
+from gan_plugins.data.loops.dataset import LoopDataset
+from gan_plugins.data.loops.storage import DatasetError, LoopWriter, open_loops, sidecar_path, update_stats
+from gan_plugins.data.procedural.generator import synthesize_loops
+from gan_plugins.data.procedural.synth_dataset import write_synth_dataset
 from specrep.errors import ParameterError
 
 
@@ -203,7 +203,7 @@ def test_write_synth_dataset_in_two_processes(tmp_path):
 
 
 def test_ensure_synth_dataset_reuses_only_the_same_dataset(tmp_path):
-    from gan_plugins.data.synth_dataset import ensure_synth_dataset
+    from gan_plugins.data.procedural.synth_dataset import ensure_synth_dataset
 
     path = tmp_path / "default.npy"
     ensure_synth_dataset(path, 3, 0.5, 4, progress=False)

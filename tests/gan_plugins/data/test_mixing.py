@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from gan_plugins.data.filters import shape_spectrum, sweep_lowpass
-from gan_plugins.data.mixing import duck_envelope, master, reverb
+from gan_plugins.data.procedural.filters import shape_spectrum, sweep_lowpass
+from gan_plugins.data.procedural.mixing import duck_envelope, master, reverb
 from specrep.errors import ParameterError
 
 SR = 16000

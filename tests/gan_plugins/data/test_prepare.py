@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from gan_plugins.data.loops import open_loops, sidecar_path
-from gan_plugins.data.prepare import NoUsableAudioError, classify, prepare_folder, segment
-from gan_plugins.data.procedural import synthesize_loops
+from gan_plugins.data.loops.prepare import NoUsableAudioError, classify, prepare_folder, segment
+from gan_plugins.data.loops.storage import open_loops, sidecar_path
+from gan_plugins.data.procedural.generator import synthesize_loops
 from loopgan_cli.loopgan import main
 from specrep.errors import AudioFileError, ParameterError
 from specrep.io import load

@@ -5,11 +5,11 @@ import json
 import numpy as np
 import pytest
 
-from gan_plugins.data.patterns import draw_pattern, realise, step_positions
-from gan_plugins.data.plots import log_spectrogram
-from gan_plugins.data.procedural import synthesize_loops
-from gan_plugins.data.styles import STYLES, parse_template
-from gan_plugins.data.tonal import Patch, render_notes
+from gan_plugins.data.loops.plots import log_spectrogram
+from gan_plugins.data.procedural.generator import synthesize_loops
+from gan_plugins.data.procedural.patterns import draw_pattern, realise, step_positions
+from gan_plugins.data.procedural.styles import STYLES, parse_template
+from gan_plugins.data.procedural.tonal import Patch, render_notes
 from specrep.errors import ParameterError
 
 SR = 16000
@@ -155,7 +155,7 @@ def test_render_notes_pitch():
 
 
 def test_chord_label_says_none_exactly_when_there_are_no_chords(monkeypatch):
-    from gan_plugins.data import procedural
+    from gan_plugins.data.procedural import generator as procedural
 
     seen = {}
     real = procedural._chords

@@ -19,7 +19,7 @@ import torch
 import specrep
 from gan_plugins.audio_features import AudioFeatures
 from gan_plugins.checkpoint import load_checkpoint
-from gan_plugins.data.plots import plot_spectrograms
+from gan_plugins.data.loops.plots import plot_spectrograms
 from gan_plugins.metrics.audio import (
     NDBReference,
     descriptor_features,
@@ -179,12 +179,9 @@ def benchmark_representations(runs: Mapping[str, str | Path], data: str | Path, 
 
 def _plot_rhythm(profiles: Mapping[str, np.ndarray], bpm: np.ndarray, path: Path) -> None:
     """Mean onset-autocorrelation profile over tempo, and the spread of beat strength, for every set."""
-    import matplotlib
+    from specrep.plotting import subplots
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.5))
+    fig, axes = subplots(1, 2, figsize=(11, 3.5))
     for name, ac in profiles.items():
         if name.startswith("held-out real through") or ac.shape[-1] == 0:
             continue
@@ -201,16 +198,12 @@ def _plot_rhythm(profiles: Mapping[str, np.ndarray], bpm: np.ndarray, path: Path
         axes[1].legend(fontsize=8)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100, bbox_inches="tight")
-    plt.close(fig)
 
 
 def _plot_curves(runs: Mapping[str, str | Path], path: Path) -> None:
-    import matplotlib
+    from specrep.plotting import subplots
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.5))
+    fig, axes = subplots(1, 2, figsize=(11, 3.5))
     for label, run in runs.items():
         log = Path(run) / "log.csv"
         if not log.is_file():
@@ -232,7 +225,6 @@ def _plot_curves(runs: Mapping[str, str | Path], path: Path) -> None:
         ax.legend(fontsize=8)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100, bbox_inches="tight")
-    plt.close(fig)
 
 
 def _score_row(name: str, rep: str, step, r: Mapping[str, Any], consistency: float | None = None) -> str:

@@ -14,7 +14,7 @@ char     probability of a hit          velocity
 =======  ============================  ==================
 
 Each voice of a style has several alternative templates; one is drawn per loop, then realised bar by bar
-(:mod:`gan_plugins.data.patterns`). The templates are the textbook patterns of each genre: four-on-the-floor with
+(:mod:`.patterns`). The templates are the textbook patterns of each genre: four-on-the-floor with
 off-beat hats (house, techno), the syncopated kick of a breakbeat, the 808 electro kick and 16th hats, the two-step
 kick (beats 1 and 3+) of drum & bass at ~170 BPM.
 """
@@ -31,7 +31,7 @@ STEPS_PER_BAR = 16
 #: Drum voices in mixing order; "bass" and "chords" are the tonal voices.
 DRUMS = ("kick", "snare", "clap", "chat", "ohat", "ride", "tom", "perc")
 VOICES = DRUMS + ("bass", "chords")
-#: Sounds of the "perc" voice, bass synth patches (see :mod:`gan_plugins.data.procedural`) and chord kinds.
+#: Sounds of the "perc" voice, bass synth patches (see :mod:`gan_plugins.data.procedural.generator`) and chord kinds.
 PERC_SOUNDS = ("rim", "cowbell")
 BASS_PATCHES = ("pluck", "sub", "acid", "square", "reese")
 CHORD_KINDS = ("stab", "pad", "none")
@@ -66,7 +66,7 @@ class Style:
     rhythms : dict[str, tuple[str, ...]]
         Alternative templates for every voice in :data:`VOICES`.
     modes : tuple[str, ...]
-        Scales to draw from (names in :data:`gan_plugins.data.harmony.SCALES`).
+        Scales to draw from (names in :data:`gan_plugins.data.procedural.harmony.SCALES`).
     bass_patches : tuple[str, ...]
         Bass sounds to draw from (:data:`BASS_PATCHES`).
     chord_kinds : tuple[str, ...]

@@ -16,7 +16,8 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from specrep.errors import SpecrepError, check_choice
+from gan_plugins.errors import GanError
+from specrep.errors import check_choice
 
 __all__ = ["BUNDLED", "MnistDataset", "MnistFileError", "load_mnist", "read_idx"]
 
@@ -29,7 +30,7 @@ _IDX_NAMES = {
 }
 
 
-class MnistFileError(SpecrepError, FileNotFoundError):
+class MnistFileError(GanError, FileNotFoundError):
     """IDX files are missing, truncated or not IDX."""
 
 

@@ -2,7 +2,7 @@
 
 :func:`prepare_folder` walks the folder recursively (sorted, so the result is reproducible), decodes every file in a
 pool of processes with :func:`specrep.io.load` (mixed to mono, resampled), cuts it into loops of ``seconds``,
-drops silent loops, and appends the rest to a :class:`~gan_plugins.data.loops.LoopWriter` in file order — memory
+drops silent loops, and appends the rest to a :class:`~gan_plugins.data.loops.storage.LoopWriter` in file order — memory
 stays at a few decoded files whatever the folder's size, and an interrupted run leaves no valid-looking dataset.
 
 Every file that yields no loop is reported with a reason:
@@ -30,8 +30,8 @@ from tqdm.auto import tqdm
 from specrep.errors import AudioFileError, ParameterError, check_positive_float, check_positive_int
 from specrep.io import load
 
-from .loops import DatasetError, LoopWriter
-from .pool import ordered_map
+from ..pool import ordered_map
+from .storage import DatasetError, LoopWriter
 
 REMAINDERS = ("pad", "drop")
 #: First bytes of the containers libsndfile reads (to tell "corrupt audio" from "not audio").

@@ -1,4 +1,4 @@
-"""Spectrogram pictures of loops: one loop, or a montage of several, written as PNG with matplotlib (Agg)."""
+"""Spectrogram pictures of loops: one loop, or a montage of several, written as PNG with matplotlib."""
 
 from __future__ import annotations
 
@@ -6,12 +6,16 @@ import os
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from specrep.errors import ParameterError, check_positive_int
+from specrep.functional import stft
+from specrep.params import STFTParams
 
 
 def log_spectrogram(wave: np.ndarray, *, n_fft: int = 512, hop: int = 128) -> np.ndarray:
-    """Log-magnitude STFT in dB (Hann window, frames centred by reflection padding).
+    """Log-magnitude STFT in dB through specrep's STFT (periodic Hann window, frames centred by reflection padding,
+    constant padding for waves shorter than half a frame).
 
     Parameters
     ----------
@@ -30,10 +34,10 @@ def log_spectrogram(wave: np.ndarray, *, n_fft: int = 512, hop: int = 128) -> np
     wave = np.asarray(wave, dtype=np.float64)
     if wave.ndim != 1:
         raise ParameterError(f"wave has shape {wave.shape}; expected (time,)")
-    padded = np.pad(wave, n_fft // 2, mode="reflect" if wave.size > n_fft // 2 else "constant")
-    starts = np.arange(0, wave.size + 1, hop)
-    frames = padded[starts[:, None] + np.arange(n_fft)[None, :]] * np.hanning(n_fft + 1)[:-1]
-    return 20.0 * np.log10(np.abs(np.fft.rfft(frames, axis=-1)).T + 1e-6)
+    # the sample rate does not enter the transform; 1 Hz keeps STFTParams' validation happy for any n_fft
+    params = STFTParams(1, n_fft, hop, pad_mode="reflect" if wave.size > n_fft // 2 else "constant")
+    mag = stft(torch.from_numpy(wave), params).abs().numpy()
+    return 20.0 * np.log10(mag + 1e-6)
 
 
 def plot_spectrograms(waves, sample_rate: int, path: str | os.PathLike, *, titles=None, columns: int = 2,
@@ -60,10 +64,7 @@ def plot_spectrograms(waves, sample_rate: int, path: str | os.PathLike, *, title
     -------
     pathlib.Path of the written PNG.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from specrep.plotting import subplots
 
     check_positive_int("sample_rate", sample_rate)
     check_positive_int("columns", columns)
@@ -73,7 +74,7 @@ def plot_spectrograms(waves, sample_rate: int, path: str | os.PathLike, *, title
     titles = list(titles) if titles is not None else [f"#{i}" for i in range(len(waves))]
     cols = min(columns, len(waves))
     rows = int(np.ceil(len(waves) / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 2.8 * rows), squeeze=False)
+    fig, axes = subplots(rows, cols, figsize=(4.2 * cols, 2.8 * rows), squeeze=False)
     for ax in axes.ravel()[len(waves):]:
         ax.axis("off")
     for ax, wave, title in zip(axes.ravel(), waves, titles, strict=False):
@@ -89,5 +90,4 @@ def plot_spectrograms(waves, sample_rate: int, path: str | os.PathLike, *, title
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=dpi)
-    plt.close(fig)
     return path

@@ -1,7 +1,7 @@
 """A torch ``Dataset`` over a loop dataset file, safe for DataLoader workers and DistributedSampler.
 
 The file is validated once at construction (through the memory map of
-:func:`~gan_plugins.data.loops.open_loops`); rows are then read with ``os.pread`` at their byte offset from a file
+:func:`.storage.open_loops`); rows are then read with ``os.pread`` at their byte offset from a file
 descriptor opened lazily, once per process: the object pickles without it (spawned workers reopen it) and a forked
 worker notices the new process id and opens its own. Reading by offset instead of through the map keeps the
 resident memory of a reader flat: pages of a memory map that a process has touched count in its resident set until
@@ -19,7 +19,7 @@ from torch.utils.data import Dataset
 
 from specrep.errors import ParameterError
 
-from .loops import DatasetError, LoopsInfo, open_loops, to_float
+from .storage import DatasetError, LoopsInfo, open_loops, to_float
 
 
 class LoopDataset(Dataset):
@@ -30,7 +30,7 @@ class LoopDataset(Dataset):
     path : str or PathLike
         A ``.npy`` with sidecar, or a raw memmap with ``shape`` and ``dtype``.
     shape, dtype, offset, sample_rate
-        As in :func:`gan_plugins.data.loops.open_loops`.
+        As in :func:`gan_plugins.data.loops.storage.open_loops`.
     indices : sequence of int, optional
         Use only these rows (a train/test split), in this order.
     with_index : bool

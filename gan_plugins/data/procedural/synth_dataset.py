@@ -1,4 +1,4 @@
-"""Write the procedural loops (:mod:`gan_plugins.data.procedural`) to a memory-mapped loop dataset.
+"""Write the procedural loops (:mod:`gan_plugins.data.procedural.generator`) to a memory-mapped loop dataset.
 
 The generator runs in chunks — optionally in a pool of processes, each rendering whole chunks — and the writer
 appends them in order, so memory stays at a few chunks whatever ``n`` is, and the file is identical for any
@@ -14,9 +14,9 @@ from tqdm.auto import tqdm
 
 from specrep.errors import ParameterError, check_positive_int
 
-from .loops import DatasetError, LoopWriter, open_loops
-from .pool import ordered_map
-from .procedural import check_loop_settings, synthesize_loops
+from ..loops.storage import DatasetError, LoopWriter, open_loops
+from ..pool import ordered_map
+from .generator import check_loop_settings, synthesize_loops
 
 
 def _render_chunk(job):
@@ -42,7 +42,7 @@ def write_synth_dataset(out_path: str | os.PathLike, n: int, seconds: float, see
     sample_rate : int >= 8000
         In Hz.
     styles, tempo_mode
-        As in :func:`~gan_plugins.data.procedural.synthesize_loops`.
+        As in :func:`~gan_plugins.data.procedural.generator.synthesize_loops`.
     dtype : {"float32", "int16"}
         Storage type.
     chunk : int > 0
@@ -81,7 +81,7 @@ def ensure_synth_dataset(out_path: str | os.PathLike, n: int, seconds: float, se
                          progress: bool = True) -> Path:
     """Like :func:`write_synth_dataset`, but reuse ``out_path`` when it already holds exactly this dataset.
 
-    "Exactly" means a valid dataset (see :func:`~gan_plugins.data.loops.open_loops`) written by the generator
+    "Exactly" means a valid dataset (see :func:`~gan_plugins.data.loops.storage.open_loops`) written by the generator
     with the same ``n``, ``seconds``, ``seed``, ``sample_rate``, styles, tempo mode and ``dtype``; anything else
     is rebuilt. Meant for a cached default dataset (a demo, a first training run).
 
@@ -91,7 +91,8 @@ def ensure_synth_dataset(out_path: str | os.PathLike, n: int, seconds: float, se
     """
     styles = check_loop_settings(seconds=seconds, sample_rate=sample_rate, seed=seed, styles=styles,
                                  tempo_mode=tempo_mode)
-    wanted = {"generator": "gan_plugins.data.procedural", "n": n, "seconds": seconds, "sample_rate": sample_rate,
+    wanted = {"generator": "gan_plugins.data.procedural",
+              "n": n, "seconds": seconds, "sample_rate": sample_rate,
               "seed": int(seed), "styles": list(styles), "tempo_mode": tempo_mode}
     try:
         _, info = open_loops(out_path)

@@ -1,9 +1,9 @@
 """Procedural electronic-music loops: the embedded default dataset (no download).
 
 :func:`synthesize_loops` renders ``n`` loops of house, techno, breakbeat, electro or drum & bass: a drum kit
-(:mod:`~gan_plugins.data.voices`) sequenced from genre templates (:mod:`~gan_plugins.data.patterns`), a bassline and
-chord stabs or a pad (:mod:`~gan_plugins.data.tonal`) in a key (:mod:`~gan_plugins.data.harmony`), mixed
-(:mod:`~gan_plugins.data.mixing`) with per-voice levels, kick side-chain ducking of the tonal parts, a small-room
+(:mod:`.voices`) sequenced from genre templates (:mod:`.patterns`), a bassline and
+chord stabs or a pad (:mod:`.tonal`) in a key (:mod:`.harmony`), mixed
+(:mod:`.mixing`) with per-voice levels, kick side-chain ducking of the tonal parts, a small-room
 send reverb on snare, clap, hats, toms and chords, a 25 Hz high-pass, loudness normalisation and a tanh limiter
 that keeps every sample strictly inside (-1, 1).
 
@@ -62,7 +62,7 @@ def synthesize_loops(n: int, *, seconds: float, sample_rate: int = 16000, seed: 
     seed : int >= 0
         Seed of the whole dataset; item ``i`` depends only on ``(seed, i)``.
     styles : sequence of str, optional
-        Subset of :data:`~gan_plugins.data.styles.STYLES` (``house``, ``techno``, ``breakbeat``, ``electro``,
+        Subset of :data:`~gan_plugins.data.procedural.styles.STYLES` (``house``, ``techno``, ``breakbeat``, ``electro``,
         ``dnb``) drawn from uniformly; default all.
     tempo_mode : {"bars", "normalized"}
         See the module documentation.
@@ -259,7 +259,7 @@ _BASS_WEIGHTS = {"pluck": [0.55, 0.2, 0.1, 0.08, 0.07], "acid": [0.45, 0.3, 0.1,
 
 
 def _bass_patch(name: str, rng: np.random.Generator) -> Patch:
-    """Synth settings of a bass sound (one of :data:`~gan_plugins.data.styles.BASS_PATCHES`), lightly randomised."""
+    """Synth settings of a bass sound (one of :data:`.styles.BASS_PATCHES`), lightly randomised."""
     u = rng.uniform
     if name == "pluck":
         return Patch("saw", unison=2, detune=u(4, 10), sub=0.5, decay=u(0.08, 0.2), sustain=0.3, release=0.03,

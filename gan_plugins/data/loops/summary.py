@@ -10,8 +10,8 @@ import numpy as np
 
 from specrep.errors import ParameterError, check_positive_int
 
-from .loops import LoopsInfo, to_float
 from .plots import plot_spectrograms
+from .storage import LoopsInfo, to_float
 
 
 def scan_rows(n: int, limit: int) -> np.ndarray:
@@ -28,7 +28,7 @@ def summarize(data: np.ndarray, info: LoopsInfo, *, max_scan: int = 2000) -> dic
     Parameters
     ----------
     data : np.ndarray, shape (N, samples)
-        The mapped data (see :func:`gan_plugins.data.loops.open_loops`).
+        The mapped data (see :func:`gan_plugins.data.loops.storage.open_loops`).
     info : LoopsInfo
     max_scan : int > 0
         Level statistics read at most this many rows, spread evenly (so a huge dataset is summarised quickly).

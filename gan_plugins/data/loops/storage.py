@@ -30,7 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
-from specrep.errors import ParameterError, SpecrepError, check_positive_int
+from gan_plugins.errors import GanError
+from specrep.errors import ParameterError, check_positive_int
 
 FORMAT = "loopgan-loops"
 VERSION = 1
@@ -40,7 +41,7 @@ _MAGIC = b"\x93NUMPY\x01\x00"
 _HEADER_BYTES = 128  # magic (8) + length (2) + header text, room for shapes up to 20-digit dimensions
 
 
-class DatasetError(SpecrepError, OSError):
+class DatasetError(GanError, OSError):
     """A loop dataset is missing, incomplete, or its files disagree."""
 
 

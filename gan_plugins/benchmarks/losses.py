@@ -120,10 +120,7 @@ def aggregate(runs: Sequence[Mapping[str, Any]], losses: Sequence[str]) -> dict[
 
 def write_report(out: Path, summary: Mapping[str, Any], runs: Sequence[Mapping[str, Any]]) -> None:
     """Write ``summary.json``, ``summary.md``, ``fd_over_steps.png`` and ``grid_<loss>.png`` into ``out``."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from specrep.plotting import subplots
 
     out = Path(out)
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
@@ -141,7 +138,7 @@ def write_report(out: Path, summary: Mapping[str, Any], runs: Sequence[Mapping[s
     (out / "summary.md").write_text("\n".join(lines) + "\n")
 
     names = list(summary["losses"])
-    fig, axes = plt.subplots(2, (len(names) + 1) // 2, figsize=(4 * ((len(names) + 1) // 2), 6.5), sharey=True,
+    fig, axes = subplots(2, (len(names) + 1) // 2, figsize=(4 * ((len(names) + 1) // 2), 6.5), sharey=True,
                              squeeze=False)
     for ax, name in zip(axes.flat, names, strict=False):
         for r in (r for r in runs if r["loss"] == name):
@@ -159,7 +156,6 @@ def write_report(out: Path, summary: Mapping[str, Any], runs: Sequence[Mapping[s
         ax.axis("off")
     fig.tight_layout()
     fig.savefig(out / "fd_over_steps.png", dpi=110)
-    plt.close(fig)
     for name in names:
         grids = sorted((out / "runs" / name / "seed0" / "samples").glob("step_*.png"))
         if grids:

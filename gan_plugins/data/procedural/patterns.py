@@ -23,7 +23,7 @@ def realise(template: str, bars: int, rng: np.random.Generator, *, variation: fl
     Parameters
     ----------
     template : str
-        16-step template (see :mod:`gan_plugins.data.styles`).
+        16-step template (see :mod:`gan_plugins.data.procedural.styles`).
     bars : int > 0
     rng : numpy.random.Generator
     variation : float in [0, 1]
@@ -62,7 +62,7 @@ def draw_pattern(style: Style, bars: int, rng: np.random.Generator, *, fill_prob
     Returns
     -------
     dict[str, np.ndarray]
-        For each of :data:`~gan_plugins.data.styles.VOICES`, velocities of shape (bars * 16,).
+        For each of :data:`~gan_plugins.data.procedural.styles.VOICES`, velocities of shape (bars * 16,).
     """
     check_positive_int("bars", bars)
     pattern = {}
