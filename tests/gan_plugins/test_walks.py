@@ -35,9 +35,10 @@ def test_slerp_endpoints_constant_speed_and_norm():
     np.testing.assert_allclose(steps, steps.mean(), rtol=1e-6)  # constant angular speed
 
 
-@pytest.mark.parametrize("kind", ["spline", "ou", "loop"])
-def test_smooth_walks_stay_on_the_typical_shell(kind):
-    z = make_walk(kind, D, speed=60.0, seed=3)(np.linspace(0, 7.3, 500)).double()
+@pytest.mark.parametrize(("kind", "smoothness"), [("spline", 1.0), ("spline", 0.0), ("spline", 0.5), ("ou", 1.0),
+                                                  ("ou", 0.2), ("loop", 1.0), ("loop", 0.3)])
+def test_smooth_walks_stay_on_the_typical_shell(kind, smoothness):
+    z = make_walk(kind, D, speed=60.0, smoothness=smoothness, seed=3)(np.linspace(0, 7.3, 500)).double()
     np.testing.assert_allclose(z.norm(dim=-1).numpy(), R, rtol=1e-5)
 
 
@@ -103,9 +104,10 @@ def test_ou_smoothness_controls_how_straight_it_goes():
 @pytest.mark.parametrize("kind", sorted(KINDS))
 def test_walks_are_deterministic_and_extend_without_changing_their_prefix(kind):
     short = make_walk(kind, D, seed=11)(np.linspace(0, 10, 7))
-    longer = make_walk(kind, D, seed=11)(np.linspace(0, 600, 50))  # forces many more anchors / OU steps
-    again = make_walk(kind, D, seed=11)
-    torch.testing.assert_close(again(np.linspace(0, 10, 7)), short)
+    extended = make_walk(kind, D, seed=11)
+    longer = extended(np.linspace(0, 600, 50))  # forces many more anchors / OU steps first
+    torch.testing.assert_close(extended(np.linspace(0, 10, 7)), short)
+    torch.testing.assert_close(make_walk(kind, D, seed=11)(np.linspace(0, 10, 7)), short)
     assert longer.shape == (50, D) and short.dtype == torch.float32
     other = make_walk(kind, D, seed=12)(np.linspace(0, 10, 7))
     assert (other - short).abs().max() > 0.1
