@@ -1,4 +1,4 @@
-"""Latent walks: on the shell, through their anchors, smooth where they claim to be, closed when closed, deterministic."""
+"""Latent walks: on the shell, through their anchors, smooth where they say, closed when closed, deterministic."""
 
 from __future__ import annotations
 
