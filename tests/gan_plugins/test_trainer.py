@@ -68,20 +68,49 @@ def test_refuses_to_overwrite_and_to_resume_nothing(tmp_path):
         train("dcgan", data="mnist", loss="lsgan", out=tmp_path, steps=2, resume=True, progress=False)
 
 
-def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
+def _all_tensors(obj, prefix=""):
+    if isinstance(obj, torch.Tensor):
+        yield prefix, obj
+    elif isinstance(obj, dict):
+        for k, v in obj.items():
+            yield from _all_tensors(v, f"{prefix}.{k}")
+    elif isinstance(obj, (list, tuple)):
+        for i, v in enumerate(obj):
+            yield from _all_tensors(v, f"{prefix}[{i}]")
+
+
+@pytest.mark.parametrize("nan_at,ckpt_every,last_good,how", [(5, 2, 4, "scale"), (5, 1, 4, "scale"),
+                                                              (6, 4, 4, "scale"), (5, 2, 4, "value")])
+def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch, nan_at, ckpt_every, last_good, how):
     calls = {"n": 0}
     base = get_loss("hinge")
 
-    def flaky_d(d_real, d_fake):
+    def flaky_d(d_real, d_fake):  # hinge has n_critic 1: call n is step n
         calls["n"] += 1
-        return base.d_loss(d_real, d_fake) * (float("nan") if calls["n"] >= 5 else 1.0)
+        loss = base.d_loss(d_real, d_fake)
+        if calls["n"] < nan_at:
+            return loss
+        # "scale": NaN everywhere (value and gradients, so the weights too); "value": a NaN critic loss whose
+        # gradients stay finite, so only loss_d shows it
+        return loss * float("nan") if how == "scale" else loss + torch.tensor(float("nan"))
 
     monkeypatch.setitem(losses_mod._LOSSES, "flaky",
                         AdversarialLoss("flaky", flaky_d, base.g_loss, dict(base.defaults)))
-    with pytest.raises(TrainingDiverged, match="diverged at step 5.*last good checkpoint"):
-        train("dcgan", data="mnist", loss="flaky", out=tmp_path, steps=10, overrides={**TINY, "ckpt_every": 2},
-              progress=False)
-    assert load_checkpoint(tmp_path / "last.pt")["step"] == 4
+    with pytest.raises(TrainingDiverged, match=f"diverged at step {nan_at}.*last good checkpoint"):
+        train("dcgan", data="mnist", loss="flaky", out=tmp_path / "bad", steps=10,
+              overrides={**TINY, "ckpt_every": ckpt_every}, progress=False)
+    state = load_checkpoint(tmp_path / "bad" / "last.pt")
+    assert state["step"] == last_good
+    floats = [(name, t) for name, t in _all_tensors(state) if t.is_floating_point()]
+    assert any(name.startswith(".opt_d") for name, _ in floats)  # optimiser moments are checked too
+    assert not [name for name, t in floats if not torch.isfinite(t).all()]
+    # and it is exactly the state a clean run reaches at that step (not a half-updated or later one)
+    train("dcgan", data="mnist", loss="hinge", out=tmp_path / "good", steps=last_good, overrides=TINY,
+          progress=False)
+    good = load_checkpoint(tmp_path / "good" / "last.pt")
+    for key in ("generator", "discriminator", "ema"):
+        for name, value in good[key].items():
+            torch.testing.assert_close(state[key][name], value, rtol=0, atol=1e-6, msg=f"{key}.{name}")
 
 
 def test_logs_tensorboard_and_sample_grids(tmp_path):
@@ -113,9 +142,9 @@ def test_lazy_gradient_penalty_every_kth_critic_update_with_k_times_the_weight(t
     weights = []
     real_gp = train_mod.gradient_penalty
 
-    def spy(critic, real, fake, *, weight):
-        weights.append(weight)
-        return real_gp(critic, real, fake, weight=weight)
+    def spy(critic, real, fake, **kwargs):  # the trainer also passes alpha (its shared noise generator's draw)
+        weights.append(kwargs["weight"])
+        return real_gp(critic, real, fake, **kwargs)
 
     monkeypatch.setattr(train_mod, "gradient_penalty", spy)
     # wgan-gp: 5 critic updates per step, so 2 steps = updates 0..9, penalised at 0, 4 and 8

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+import specrep
 from specrep import functional as Fn
 from specrep.errors import ParameterError
 from specrep.params import MelParams, STFTParams
@@ -74,6 +75,60 @@ def test_if_is_diff_of_unwrapped_phase_over_pi():
     ref[:, 0] = phase[:, 0] / np.pi
     np.testing.assert_allclose(ours, ref, atol=1e-12)
     np.testing.assert_allclose(Fn.unwrap(torch.from_numpy(phase)).numpy(), np.unwrap(phase, axis=-1), atol=1e-10)
+
+
+def _wrap_unit(x):
+    """Map to [-1, 1) (a phase in units of pi)."""
+    return (x + 1.0) % 2.0 - 1.0
+
+
+@pytest.mark.parametrize("n_fft,hop,freq", [
+    (64, 1, 1234.5),  # hop 1: no wrapping, IF = f / (sr / 2) itself
+    (64, 1, 7000.0),
+    (512, 128, 21 * 16000 / 512),  # bin-centred, bin 21: 10.5 half-turns per hop -> 0.5
+    (512, 128, 23 * 16000 / 512),  # bin 23: 11.5 -> -0.5
+    (512, 128, 1060.0),  # off-bin: 2 f hop / sr = 16.96 -> 0.96
+    (1024, 256, 3333.3),  # 106.6656 -> 0.6656
+])
+@pytest.mark.parametrize("via", ["function", "chain"])
+def test_if_of_a_pure_sinusoid_is_its_frequency_over_nyquist(n_fft, hop, freq, via):
+    # A sinusoid of f Hz advances its phase by 2 pi f hop / sr per hop in every bin it dominates; GANSynth's IF is
+    # that advance, wrapped, over pi: (f / (sr / 2)) * hop, wrapped to [-1, 1).
+    sr = 16000
+    t = torch.arange(6000, dtype=torch.float64) / sr
+    wave = 0.8 * torch.cos(2 * math.pi * freq * t + 0.3)
+    if via == "function":
+        p = STFTParams(sr, n_fft, hop)
+        ifreq = Fn.phase_to_if(torch.angle(Fn.stft(wave, p)))
+    else:
+        chain = specrep.chain("mag-if", sample_rate=sr, n_fft=n_fft, hop_length=hop).double()
+        ifreq = chain(wave)[1]
+    expected = _wrap_unit(freq / (sr / 2) * hop)
+    if hop == 1:
+        assert expected == pytest.approx(freq / 8000.0)
+    peak = round(freq * n_fft / sr)
+    edge = n_fft // (2 * hop) + 1  # frames that see the reflect padding are not the pure tone
+    region = ifreq[peak - 1: peak + 2, edge: ifreq.shape[-1] - edge]
+    assert region.numel() >= 3 * 10
+    got = _wrap_unit(region - expected) + expected  # compare on the circle (0.999 vs -0.999 near the wrap)
+    torch.testing.assert_close(got, torch.full_like(region, expected), rtol=0, atol=1e-4)
+    assert ifreq.min() >= -1.0 and ifreq.max() <= 1.0
+    assert ifreq[:, 1:].min() >= -1.0 and ifreq[:, 1:].max() < 1.0  # wrapped steps: [-1, 1)
+
+
+def test_if_values_lie_in_minus_one_one():
+    torch.manual_seed(0)
+    wave = torch.randn(8000, dtype=torch.float64)
+    for n_fft, hop in ((256, 64), (512, 512), (64, 1)):
+        ifreq = Fn.phase_to_if(torch.angle(Fn.stft(wave, STFTParams(16000, n_fft, hop))))
+        # frame 0 holds the phase itself / pi (angle in (-pi, pi]); later frames the wrapped step, in [-1, 1)
+        assert ifreq.min().item() >= -1.0 and ifreq.max().item() <= 1.0
+        assert ifreq[:, 1:].min().item() >= -1.0 and ifreq[:, 1:].max().item() < 1.0
+        # and the steps really are spread over the range (not squeezed: / pi, not / 2 pi)
+        assert ifreq[:, 1:].abs().max().item() > 0.95
+    # hand cases: a step of 3 pi / 2 wraps to -pi / 2 -> -0.5; a step of -pi wraps to -pi -> -1
+    phase = torch.tensor([[0.0, 1.5 * math.pi, 0.5 * math.pi]], dtype=torch.float64)
+    torch.testing.assert_close(Fn.phase_to_if(phase), torch.tensor([[0.0, -0.5, -1.0]], dtype=torch.float64))
 
 
 def test_log_magnitude_exact_inverse():
