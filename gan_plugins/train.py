@@ -211,6 +211,12 @@ def _grad_norm(module: nn.Module) -> float:
     return float(torch.stack(norms).norm(2)) if norms else 0.0
 
 
+def _finite(module: nn.Module) -> bool:
+    """True when every parameter of ``module`` is finite (one reduction, one host sync)."""
+    flags = [torch.isfinite(p).all() for p in module.parameters()]
+    return bool(torch.stack(flags).all()) if flags else True
+
+
 def _make_optimizer(params, cfg: Mapping[str, Any], lr: float) -> torch.optim.Optimizer:
     if cfg["optimizer"] == "rmsprop":
         return torch.optim.RMSprop(params, lr=lr)
@@ -452,6 +458,9 @@ class Trainer:
                "d_real": d_real.detach().float().mean().item(), "d_fake": d_fake.detach().float().mean().item(),
                "grad_norm_d": gn_d, "grad_norm_g": gn_g}
         bad = not all(math.isfinite(row[k]) for k in ("loss_d", "loss_g", "penalty"))
+        # a NaN/Inf gradient can corrupt the weights while every logged loss is still finite (the generator update
+        # comes last): such weights must never reach the EMA or a checkpoint
+        bad = bad or not (_finite(self.generator) and _finite(self.discriminator))
         if self.world > 1:
             flag = torch.tensor([float(bad)], device=self.device)
             dist.all_reduce(flag)
@@ -459,7 +468,7 @@ class Trainer:
         if bad:
             raise TrainingDiverged(
                 f"training diverged at step {self.step + 1} (loss {cfg['loss']}: loss_d={row['loss_d']:.4g}, "
-                f"loss_g={row['loss_g']:.4g}); stopped, last good checkpoint kept at {self.run_dir / LAST}")
+                f"loss_g={row['loss_g']:.4g}, or non-finite weights); stopped, last good checkpoint kept at {self.run_dir / LAST}")
         update_ema_(self.ema, self.generator, float(cfg["ema_decay"]), self.step)
         self.step += 1
         row.update({k: v for k, v in sched.items() if isinstance(v, (int, float))})

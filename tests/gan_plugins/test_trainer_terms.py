@@ -194,8 +194,6 @@ def _floats(state):
                 yield f"{key}.{name}", value
 
 
-@pytest.mark.xfail(strict=True, reason="train.py checks only the logged losses for NaN/Inf: weights poisoned by a "
-                                       "NaN gradient under a finite loss are checkpointed (reported, issue 10)")
 def test_nan_weights_under_a_finite_loss_are_never_checkpointed(tmp_path, monkeypatch):
     from gan_plugins import losses as losses_mod
     from gan_plugins.losses import AdversarialLoss, get_loss
