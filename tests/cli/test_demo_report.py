@@ -58,6 +58,26 @@ def test_report_is_self_contained(report):
         assert sub in text
 
 
+def test_every_embedded_file_decodes_completely(report):
+    import base64
+    import io
+
+    import soundfile as sf
+    from PIL import Image
+
+    text = report.read_text()
+    images = re.findall(r'<img src="data:image/png;base64,([^"]+)"', text)
+    audios = re.findall(r'<audio[^>]* src="data:audio/ogg;base64,([^"]+)"', text)
+    assert images and audios
+    for data in images:
+        with Image.open(io.BytesIO(base64.b64decode(data))) as img:
+            img.load()  # a truncated or corrupt PNG raises here; browsers may still show its top part
+            assert img.width > 100 and img.height > 100
+    for data in audios:
+        wave, sr = sf.read(io.BytesIO(base64.b64decode(data)))
+        assert sr == 16000 and len(wave) > sr and abs(wave).max() > 0.01
+
+
 def test_report_plays_in_a_real_browser(report):
     browser = _chromium()
     try:
