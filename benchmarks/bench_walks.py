@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     command = "python " + " ".join(shlex.quote(a) for a in ["benchmarks/bench_walks.py", *sys.argv[1:]])
     folder = args.report.with_suffix("")
     folder.mkdir(parents=True, exist_ok=True)
-    eps = (1 / 64, 1 / 16, 1 / 4)
+    eps = (1 / 64, 1 / 16, 1 / 8, 1 / 4)
     results, walks, timings = {}, {}, {}
     for name in gansynth_models():
         plugin, generator, cfg = load_generator(name)
@@ -59,7 +59,9 @@ def main(argv: list[str] | None = None) -> int:
                        "loops": int(render.loops.shape[0]), "bytes": audio.stat().st_size,
                        "join_ratio_max": max(j["join"] / j["inside"] for j in joins),
                        "join_level_db_max": float(np.abs(levels).max()),
-                       "join_level_db_rms": float(np.sqrt(np.mean(levels**2)))}
+                       "join_level_db_rms": float(np.sqrt(np.mean(levels**2))),
+                       "peak_rescaled": float(np.mean(np.abs(render.loops).max(-1) >= 0.9999)),
+                       "step": walk.speed * render.loop_seconds / 60.0, "speed": walk.speed}
         results[name] = measure_smoothness(plugin, generator, cfg, kinds=SMOOTH_KINDS, eps=eps, n_paths=args.n_paths,
                                            steps=args.steps, n_ref=args.n_ref, seed=args.seed)
         timings[name] = time.perf_counter() - start
@@ -73,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _report(command, args, results, walks, timings, smooth_fig, folder, eps) -> str:
     rel = folder.name
+    first_walk = next(iter(walks.values()))
     lines = [
         "# Latent walks: smooth random paths as evolving audio, and how smooth they sound",
         "",
@@ -81,7 +84,8 @@ def _report(command, args, results, walks, timings, smooth_fig, folder, eps) -> 
         f"[`{rel}/results.json`]({rel}/results.json).",
         "",
         "A walk plays one 2 s loop per latent, taken every 2 s along a spherical Catmull-Rom spline through random "
-        "anchors on the shell of typical norm (7.5 anchors per minute, so consecutive loops are 1/4 anchor apart); "
+        f"anchors on the shell of typical norm ({first_walk['speed']:g} anchors per minute, so consecutive loops are "
+        f"1/{round(1 / first_walk['step'])} anchor apart); "
         "loops are joined by equal-power crossfades over the last 0.5 s of each bar (correlation-compensated, "
         "see `gan_plugins/walk_render.py`). Try your own: `loopgan walk gansynth-mel-gl --seconds 60 -o walk.wav "
         "--plot walk.png --trajectory ou`.",
@@ -89,13 +93,13 @@ def _report(command, args, results, walks, timings, smooth_fig, folder, eps) -> 
         "## Walks",
         "",
         "| model | audio | length | loops | largest step at a join / largest inside the adjoining loops | "
-        "crossfade level vs loops (max, RMS over joins) |",
-        "|---|---|---:|---:|---:|---:|",
+        "crossfade level vs loops (max, RMS over joins) | loops rescaled by their own peak |",
+        "|---|---|---:|---:|---:|---:|---:|",
     ]
     for name, w in walks.items():
         lines.append(f"| {name} | [{w['audio']}]({rel}/{w['audio']}) ({w['bytes'] / 1e6:.2f} MB) | "
                      f"{w['seconds']:g} s | {w['loops']} | {w['join_ratio_max']:.3f} | "
-                     f"{w['join_level_db_max']:.2f} dB, {w['join_level_db_rms']:.2f} dB |")
+                     f"{w['join_level_db_max']:.2f} dB, {w['join_level_db_rms']:.2f} dB | {w['peak_rescaled']:.0%} |")
     lines.append("")
     for name, w in walks.items():
         lines += [f"![{name} walk]({rel}/{w['figure']})", ""]
@@ -116,7 +120,8 @@ def _report(command, args, results, walks, timings, smooth_fig, folder, eps) -> 
     ]
     for e in eps:
         lines += [f"Ratios at eps = 1/{round(1 / e)} anchor"
-                  + (" (the step between consecutive loops of the walks above):" if e == 0.25 else ":"), "",
+                  + (" (the step between consecutive loops of the walks above):" if e == first_walk["step"] else ":"),
+                  "",
                   smoothness_table(results, e), ""]
     lines += ["Mean change per step (normalised descriptor vector; log-mel in RMS dB):", "",
               "| model | path | " + " | ".join(f"descriptors, eps 1/{round(1 / e)}" for e in eps) + " | "
@@ -129,27 +134,37 @@ def _report(command, args, results, walks, timings, smooth_fig, folder, eps) -> 
         lines.append(f"| {name} | random jumps | " + " | ".join(f"{res['jumps']['descriptors']:.3f}" for _ in eps)
                      + " | " + " | ".join(f"{res['jumps']['log_mel_db']:.2f}" for _ in eps) + " |")
     lines += ["", f"![smoothness]({rel}/{smooth_fig.name})", "", "## Reading", ""]
-    lines += _reading(results, eps)
+    lines += _reading(results, walks)
     return "\n".join(lines) + "\n"
 
 
-def _reading(results, eps) -> list[str]:
+def _reading(results, walks) -> list[str]:
     out = []
     for name, res in results.items():
-        r = {m: ratios(res, 0.25, m) for m in ("loudness", "centroid", "descriptors", "log_mel_db")}
-        spline = {m: r[m]["spline"]["vs_jumps"] for m in r}
+        step = walks[name]["step"]
+        r = {m: {e: ratios(res, e, m)["spline"]["vs_jumps"] for e in res["eps"]}
+             for m in ("loudness", "centroid", "descriptors", "log_mel_db")}
         small, big = res["change"]["spline"]["log_mel_db"][0], res["change"]["spline"]["log_mel_db"][-1]
-        out.append(f"- **{name}**: one walk step (1/4 anchor) changes loudness by {spline['loudness']:.2f}, centroid "
-                   f"by {spline['centroid']:.2f}, the descriptor vector by {spline['descriptors']:.2f} and the log-mel "
-                   f"spectrogram by {spline['log_mel_db']:.2f} of what a random jump changes. Shrinking the step 16x "
-                   f"(1/4 -> 1/64) shrinks the spline's log-mel change from {big:.2f} to {small:.2f} dB, "
-                   f"{big / small:.1f}x: the decoded audio has a floor of change that does not vanish with the "
-                   "latent step when this ratio is well below 16.")
-    out += ["- The generator normalises `z` (pixel norm) before anything else, so it only sees the direction of a "
+        e0, e1 = res["eps"][0], res["eps"][-1]
+        out.append(
+            f"- **{name}**: one walk step (1/{round(1 / step)} anchor) changes loudness by {r['loudness'][step]:.2f}, "
+            f"centroid by {r['centroid'][step]:.2f}, the descriptor vector by {r['descriptors'][step]:.2f} and the "
+            f"log-mel spectrogram by {r['log_mel_db'][step]:.2f} of what a random jump changes; at 1/{round(1 / e0)} "
+            f"anchor, loudness {r['loudness'][e0]:.2f} and centroid {r['centroid'][e0]:.2f}. Shrinking the step "
+            f"{e1 / e0:.0f}x (1/{round(1 / e1)} -> 1/{round(1 / e0)}) shrinks the spline's log-mel change only "
+            f"{big / small:.1f}x ({big:.2f} -> {small:.2f} dB): the decoded audio keeps a floor of change that does "
+            f"not vanish with the latent step. Loudness has the highest floor: {walks[name]['peak_rescaled']:.0%} of "
+            "this model's walk loops were scaled down by their own peak when decoded (`AudioFeatures.decode` keeps "
+            "every loop within full scale), and a loop's peak jitters with its reconstructed phase.")
+    out += ["- Centroid changes least: the spectral balance moves continuously with the latent, far below a random "
+            "jump even at the walk's own step.",
+            "- The generator normalises `z` (pixel norm) before anything else, so it only sees the direction of a "
             "latent: lerp between two anchors visits the same directions as slerp, at uneven speed (faster in the "
             "middle, where its norm dips to about 0.7 sqrt(z_dim)). That is why lerp is not rougher here than the "
             "spline on the mean change per step; for a generator without that normalisation, lerp's dip off the "
-            "shell would also be a dip into latents it never saw in training."]
+            "shell would also be a dip into latents it never saw in training.",
+            "- Slower walks are smoother and evolve less: `loopgan walk --speed` sets the anchors per minute (the "
+            "step per 2 s loop is speed / 30 anchors)."]
     return out
 
 

@@ -104,7 +104,7 @@ def register(subparsers) -> None:
     p.add_argument("--trajectory", choices=tuple(KINDS), default="spline",
                    help="spline (through random anchors), ou (filtered random walk), loop (closed path); "
                         "lerp and jumps are the baselines")
-    p.add_argument("--speed", type=float, default=7.5, help="anchors per minute (default 7.5: one per 8 s)")
+    p.add_argument("--speed", type=float, default=3.75, help="anchors per minute (default 3.75: one per 16 s)")
     p.add_argument("--smoothness", type=float, default=None,
                    help="spline/loop: 0..1 (default 1); ou: velocity correlation time in anchors (default 1)")
     p.add_argument("--crossfade", type=float, default=None, help="seconds (default a quarter of a loop)")

@@ -131,8 +131,8 @@ def _model_section(name: str, seconds: float, n_loops: int, tmp: Path, out: Path
     figure = stages.run(f"{name}: walk figure", plot_walk, render, tmp / f"{name}-walk.png",
                         dense_latents=walk(t).numpy(), dense_times=t,
                         title=f"{name}: spline walk, {walk.speed:g} anchors per minute, seed 0")
-    options = dict(kinds=("spline",), eps=(0.25,), n_paths=1, steps=2, n_ref=6) if quick else \
-        dict(kinds=("spline", "ou", "lerp"), eps=(0.0625, 0.25), n_paths=2, steps=4, n_ref=32)
+    options = dict(kinds=("spline",), eps=(0.125,), n_paths=1, steps=2, n_ref=6) if quick else \
+        dict(kinds=("spline", "ou", "lerp"), eps=(0.03125, 0.125), n_paths=2, steps=4, n_ref=32)
     smooth = stages.run(f"{name}: smoothness", measure_smoothness, plugin, generator, cfg, progress=False,
                         **options)
     joins = render.join_report()

@@ -69,7 +69,7 @@ class Walk:
         Latent dimension.
     speed : float > 0
         Anchors per minute: how many independent random latents' worth of distance the walk covers each minute
-        (the default 7.5 = a new "place" every 8 s, four 2 s loops).
+        (the default 3.75 = a new "place" every 16 s, eight 2 s loops).
     smoothness : float
         Meaning depends on the walk (see each class).
     seed : int >= 0
@@ -79,7 +79,7 @@ class Walk:
     #: True when the path returns to its start (``period`` seconds)
     closed = False
 
-    def __init__(self, z_dim: int, *, speed: float = 7.5, smoothness: float = 1.0, seed: int = 0) -> None:
+    def __init__(self, z_dim: int, *, speed: float = 3.75, smoothness: float = 1.0, seed: int = 0) -> None:
         check_positive_int("z_dim", z_dim)
         check_positive_float("speed", speed)
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
@@ -138,7 +138,7 @@ class SplineWalk(Walk):
 
     kind = "spline"
 
-    def __init__(self, z_dim: int, *, speed: float = 7.5, smoothness: float = 1.0, seed: int = 0) -> None:
+    def __init__(self, z_dim: int, *, speed: float = 3.75, smoothness: float = 1.0, seed: int = 0) -> None:
         super().__init__(z_dim, speed=speed, smoothness=smoothness, seed=seed)
         if not 0.0 <= self.smoothness <= 1.0:
             raise ParameterError(f"smoothness={smoothness!r} must be in [0, 1] for a spline walk")
@@ -170,7 +170,7 @@ class LoopWalk(SplineWalk):
     kind = "loop"
     closed = True
 
-    def __init__(self, z_dim: int, *, speed: float = 7.5, smoothness: float = 1.0, seed: int = 0,
+    def __init__(self, z_dim: int, *, speed: float = 3.75, smoothness: float = 1.0, seed: int = 0,
                  n_anchors: int = 4) -> None:
         super().__init__(z_dim, speed=speed, smoothness=smoothness, seed=seed)
         check_positive_int("n_anchors", n_anchors)
@@ -196,7 +196,7 @@ class LinearWalk(SplineWalk):
 
     kind = "lerp"
 
-    def __init__(self, z_dim: int, *, speed: float = 7.5, smoothness: float = 0.0, seed: int = 0) -> None:
+    def __init__(self, z_dim: int, *, speed: float = 3.75, smoothness: float = 0.0, seed: int = 0) -> None:
         super().__init__(z_dim, speed=speed, smoothness=0.0, seed=seed)
 
     def settings(self) -> dict:
@@ -242,7 +242,7 @@ class OUWalk(Walk):
 
     kind = "ou"
 
-    def __init__(self, z_dim: int, *, speed: float = 7.5, smoothness: float = 1.0, seed: int = 0,
+    def __init__(self, z_dim: int, *, speed: float = 3.75, smoothness: float = 1.0, seed: int = 0,
                  steps_per_anchor: int = 32) -> None:
         super().__init__(z_dim, speed=speed, smoothness=smoothness, seed=seed)
         check_positive_float("smoothness", smoothness)
