@@ -26,7 +26,7 @@ from gan_plugins.audio_features import AudioFeatures
 from gan_plugins.data.loops.dataset import LoopDataset
 from gan_plugins.metrics.audio import onset_autocorrelation
 
-# (representation, n_fft, hop_length, frames, n_mels, mel_n_iter) for 2 s loops at 16 kHz; mel_n_iter None = the
+# (representation, n_fft, hop_length, frames, n_mels, mel_nnls_iter) for 2 s loops at 16 kHz; mel_nnls_iter None = the
 # decoding default (0 for IF, 50 for Griffin-Lim); the extra rows measure that default.
 SETTINGS = [
     ("mel-gl", 1024, 512, 64, 64, None),
@@ -61,11 +61,11 @@ def main(argv: list[str] | None = None) -> int:
     measure = specrep.STFTParams(n_fft=1024, hop_length=256)
     beat_real = np.median(onset_autocorrelation(waves.numpy(), sr)[0].max(-1))
     rows = []
-    for rep, n_fft, hop, frames, n_mels, mel_n_iter in SETTINGS:
+    for rep, n_fft, hop, frames, n_mels, mel_nnls_iter in SETTINGS:
         cfg = {"representation": rep, "sample_rate": sr, "loop_samples": waves.shape[-1], "n_fft": n_fft,
-               "hop_length": hop, "frames": frames, "n_mels": n_mels, "mel_n_iter": mel_n_iter}
+               "hop_length": hop, "frames": frames, "n_mels": n_mels, "mel_nnls_iter": mel_nnls_iter}
         af = AudioFeatures(cfg)
-        nnls = "" if af.mel_n_iter is None else str(af.mel_n_iter)
+        nnls = "" if af.mel_nnls_iter is None else str(af.mel_nnls_iter)
         feats = af.encode(waves, normalize=False)
         start = time.perf_counter()
         out = af.decode(feats)

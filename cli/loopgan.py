@@ -71,11 +71,11 @@ def cmd_sample(args: argparse.Namespace) -> None:
     import torch
 
     from gan_plugins.pretrained import load_generator
-    from gan_plugins.train import parse_overrides
+    from gan_plugins.train import parse_overrides, upgrade_config
 
     plugin, generator, cfg = load_generator(args.model)
     settable = tuple(getattr(plugin, "render_settings", ()))
-    for key, value in parse_overrides(args.set).items():
+    for key, value in upgrade_config(parse_overrides(args.set), source="--set").items():
         if key not in settable:
             raise ParameterError(f"--set {key}: only rendering settings can change on a trained {plugin.name} "
                                  f"model ({', '.join(settable) or 'none'})")
@@ -207,8 +207,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="default: the plugin's first format (png for dcgan, wav for gansynth)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="change a rendering setting, e.g. gl_iter=100 (gansynth: gl_iter, gl_init, mel_inverse, "
-                        "mel_n_iter)")
+                   help="change a rendering setting, e.g. gl_n_iter=100 (gansynth: gl_n_iter, gl_init, mel_inverse, "
+                        "mel_nnls_iter)")
     p.set_defaults(func=cmd_sample)
 
     p = sub.add_parser("evaluate", help="MNIST: Fréchet distance and class coverage of a model; audio: NDB/K and "

@@ -22,12 +22,12 @@ from torch import Tensor
 import specrep
 from specrep.errors import ParameterError, check_choice, check_positive_int
 
-__all__ = ["REPRESENTATIONS", "AudioFeatures", "default_mel_n_iter", "fit_normalization", "lowest_mel_band_hz"]
+__all__ = ["REPRESENTATIONS", "AudioFeatures", "default_mel_nnls_iter", "fit_normalization", "lowest_mel_band_hz"]
 
 REPRESENTATIONS = ("mag-gl", "mag-if", "mel-gl", "mel-if")
 
 
-def default_mel_n_iter(representation: str) -> int:
+def default_mel_nnls_iter(representation: str) -> int:
     """NNLS refinements of the mel inverse used when decoding ``representation``.
 
     Measured on 48 procedural loops (n_fft 1024, hop 512; docs/results/feature-roundtrip.md): for mel-gl at 64
@@ -64,15 +64,15 @@ class AudioFeatures:
     ----------
     config : Mapping
         ``representation``, ``sample_rate``, ``loop_samples``, ``n_fft``, ``hop_length``, ``frames``, ``n_mels``
-        (mel), ``mel_inverse`` / ``mel_n_iter`` (mel: how decoding maps bands back to linear rows, see
-        :class:`specrep.MelParams`; None picks :func:`default_mel_n_iter`), ``gl_iter`` / ``gl_init``
+        (mel), ``mel_inverse`` / ``mel_nnls_iter`` (mel: how decoding maps bands back to linear rows, see
+        :class:`specrep.MelParams`; None picks :func:`default_mel_nnls_iter`), ``gl_n_iter`` / ``gl_init``
         (magnitude-only: Griffin-Lim iterations and initial phase), and ``norm_scale`` / ``norm_shift`` (one value
         per channel, or None before they are fitted).
     """
 
     #: every config key the feature map and its decoder read
-    KEYS = ("representation", "sample_rate", "loop_samples", "n_fft", "hop_length", "n_mels", "frames", "gl_iter",
-            "gl_init", "mel_inverse", "mel_n_iter", "norm_scale", "norm_shift")
+    KEYS = ("representation", "sample_rate", "loop_samples", "n_fft", "hop_length", "n_mels", "frames", "gl_n_iter",
+            "gl_init", "mel_inverse", "mel_nnls_iter", "norm_scale", "norm_shift")
 
     @classmethod
     def config_key(cls, config: Mapping[str, Any]) -> tuple:
@@ -100,14 +100,14 @@ class AudioFeatures:
         if rep.startswith("mel"):
             kw["n_mels"] = int(config["n_mels"])
             kw["mel_inverse"] = str(config.get("mel_inverse") or "nnls")
-            n_iter = config.get("mel_n_iter")
-            kw["mel_n_iter"] = int(default_mel_n_iter(rep) if n_iter is None else n_iter)
+            n_iter = config.get("mel_nnls_iter")
+            kw["mel_nnls_iter"] = int(default_mel_nnls_iter(rep) if n_iter is None else n_iter)
         else:
             kw["drop_nyquist"] = True  # n_fft / 2 rows, a power of two; dropping DC instead would remove bass
         if rep.endswith("gl"):
-            kw["n_iter"] = int(config.get("gl_iter", 32))
+            kw["n_iter"] = int(config.get("gl_n_iter", 32))
             kw["init"] = str(config.get("gl_init") or "pghi")
-        self.mel_n_iter: int | None = kw.get("mel_n_iter")  # resolved NNLS refinements (None: linear rows)
+        self.mel_nnls_iter: int | None = kw.get("mel_nnls_iter")  # resolved NNLS refinements (None: linear rows)
         if rep == "mel-if":
             _warn_if_bass_bins_shared(self.sample_rate, kw["n_fft"], kw["n_mels"])
         self.chain = specrep.chain(rep, **kw)

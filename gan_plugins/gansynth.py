@@ -119,7 +119,7 @@ class GANSynthPlugin:
         self._features: OrderedDict[tuple, AudioFeatures] = OrderedDict()
 
     #: decoding-only settings that ``loopgan sample --set`` may change on a trained model
-    render_settings = ("gl_iter", "gl_init", "mel_inverse", "mel_n_iter")
+    render_settings = ("gl_n_iter", "gl_init", "mel_inverse", "mel_nnls_iter")
 
     def default_config(self) -> dict[str, Any]:
         return {
@@ -131,10 +131,10 @@ class GANSynthPlugin:
             "hop_length": 512,
             "n_mels": 128,             # mel-if needs >= 114 at n_fft 1024 (lowest band <= one bin, see docs)
             "frames": 64,
-            "gl_iter": 32,
+            "gl_n_iter": 32,
             "gl_init": "pghi",         # initial phase of Griffin-Lim: pghi, random or zeros
             "mel_inverse": "nnls",     # decoding mel -> linear: nnls, pinv or transpose (GANSynth's)
-            "mel_n_iter": None,        # NNLS refinements; None: 0 for IF, 50 for Griffin-Lim (default_mel_n_iter)
+            "mel_nnls_iter": None,        # NNLS refinements; None: 0 for IF, 50 for Griffin-Lim (default_mel_nnls_iter)
             "width_max": 128,
             "width_base": 512,
             "norm_scale": None,        # fitted on the training split by prepare() (kept in the run, never the data)

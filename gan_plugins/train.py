@@ -31,6 +31,7 @@ import math
 import os
 import random
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -54,10 +55,12 @@ __all__ = [
     "TRAINER_DEFAULTS",
     "TrainResult",
     "Trainer",
+    "RENAMED_SETTINGS",
     "TrainingDiverged",
     "parse_overrides",
     "resolve_config",
     "train",
+    "upgrade_config",
 ]
 
 TRAINER_DEFAULTS: dict[str, Any] = {
@@ -74,6 +77,33 @@ TRAINER_DEFAULTS: dict[str, Any] = {
     "drift": 0.0,           # weight of the critic drift penalty on real outputs (GANSynth: 0.001)
     "gp_every": 1,          # lazy gradient penalty: every k-th critic update, weighted k * gp_weight (1 = always)
 }
+
+
+#: settings renamed since they were first stored (old name -> new name): one name per knob, prefixed by the specrep
+#: block it reaches (``gl_`` -> PhaseReconstruction, ``mel_`` -> MelParams). Old names in stored configs, config files
+#: and ``--set`` are still read.
+RENAMED_SETTINGS = {"gl_iter": "gl_n_iter", "mel_n_iter": "mel_nnls_iter"}
+
+
+def upgrade_config(config: Mapping[str, Any], *, source: str = "") -> dict[str, Any]:
+    """A copy of ``config`` with renamed settings under their current names (:data:`RENAMED_SETTINGS`).
+
+    With ``source`` (e.g. ``"--set"``), a :class:`DeprecationWarning` names each old key that was given.
+
+    Raises
+    ------
+    ParameterError
+        If both the old and the new name of a setting are given.
+    """
+    out = dict(config)
+    for old, new in RENAMED_SETTINGS.items():
+        if old in out:
+            if new in out:
+                raise ParameterError(f"{source or 'config'} gives both {old!r} and its new name {new!r}")
+            out[new] = out.pop(old)
+            if source:
+                warnings.warn(f"{source} key {old!r} is now called {new!r}", DeprecationWarning, stacklevel=3)
+    return out
 
 
 class TrainingDiverged(GanError, RuntimeError):
@@ -137,6 +167,7 @@ def resolve_config(plugin: GanPlugin, *, loss: str, data: str, config_file: str 
     base.update(plugin.default_config())
     for source, extra in (("config file", _read_config_file(config_file) if config_file else {}),
                           ("--set", dict(overrides or {}))):
+        extra = upgrade_config(extra, source=source)
         for key, value in extra.items():
             if key in ("plugin", "loss", "data"):
                 raise ParameterError(f"{source} key {key!r} is given on the command line, not as a setting")
@@ -468,7 +499,8 @@ class Trainer:
         if bad:
             raise TrainingDiverged(
                 f"training diverged at step {self.step + 1} (loss {cfg['loss']}: loss_d={row['loss_d']:.4g}, "
-                f"loss_g={row['loss_g']:.4g}, or non-finite weights); stopped, last good checkpoint kept at {self.run_dir / LAST}")
+                f"loss_g={row['loss_g']:.4g}, or non-finite weights); stopped, last good checkpoint kept at "
+                f"{self.run_dir / LAST}")
         update_ema_(self.ema, self.generator, float(cfg["ema_decay"]), self.step)
         self.step += 1
         row.update({k: v for k, v in sched.items() if isinstance(v, (int, float))})
@@ -620,7 +652,7 @@ def train(plugin: str, *, data: str, loss: str, out: str | Path, steps: int | No
     ckpt = out / LAST
     if resume:
         state = load_checkpoint(ckpt)
-        cfg = dict(state["config"])
+        cfg = upgrade_config(state["config"])
         if cfg.get("plugin") != plugin or cfg.get("loss") != loss:
             raise ParameterError(f"{ckpt} was trained as {cfg.get('plugin')}/{cfg.get('loss')}, not {plugin}/{loss}")
         plug = get_plugin(plugin)

@@ -193,9 +193,9 @@ class _MelBase(Block):
         return Fn.mel_project(mag ** self.params.power, self.fb.to(mag.dtype))
 
     def _from_mel(self, mel: torch.Tensor) -> torch.Tensor:
-        n_iter = self.params.n_iter if self.params.inverse == "nnls" else 0
+        nnls_iter = self.params.nnls_iter if self.params.inverse == "nnls" else 0
         lin = Fn.mel_unproject(torch.clamp(mel, min=0.0), self.fb.to(mel.dtype), self.inv.to(mel.dtype),
-                               n_iter=n_iter)
+                               nnls_iter=nnls_iter)
         if self.params.power == 1.0:
             return lin
         # The floor keeps the root's gradient finite where a band went to exactly zero (sqrt'(0) = inf).

@@ -103,12 +103,12 @@ def _stft_params(overrides: dict, **defaults) -> STFTParams:
 
 
 def _mel_params(stft: STFTParams, overrides: dict, **defaults) -> MelParams:
-    keys = ("n_mels", "f_min", "f_max", "scale", "norm", "power", "mel_inverse", "mel_n_iter")
+    keys = ("n_mels", "f_min", "f_max", "scale", "norm", "power", "mel_inverse", "mel_nnls_iter")
     got = {k: overrides.pop(k) for k in keys if k in overrides}
     if "mel_inverse" in got:
         got["inverse"] = got.pop("mel_inverse")
-    if "mel_n_iter" in got:
-        got["n_iter"] = got.pop("mel_n_iter")
+    if "mel_nnls_iter" in got:
+        got["nnls_iter"] = got.pop("mel_nnls_iter")
     return MelParams(stft=stft, **{**defaults, **got})
 
 
@@ -173,7 +173,7 @@ def chain(name: str, **overrides) -> Chain:
     **overrides
         STFT: ``sample_rate`` (16000), ``n_fft`` (1024), ``hop_length`` (n_fft/4), ``win_length``, ``window``,
         ``padding``, ``pad_mode``, ``drop_dc``, ``drop_nyquist``, ``n_frames``. Log: ``eps``. Mel presets:
-        ``n_mels`` (128), ``f_min``, ``f_max``, ``scale``, ``norm``, ``power`` (2), ``mel_inverse``, ``mel_n_iter``.
+        ``n_mels`` (128), ``f_min``, ``f_max``, ``scale``, ``norm``, ``power`` (2), ``mel_inverse``, ``mel_nnls_iter``.
         Magnitude-only presets: ``n_iter`` (32), ``momentum`` (0.99), ``init`` ("pghi"), ``tol``, ``seed``.
         ``gansynth``: ``normalize`` (True).
 

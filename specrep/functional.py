@@ -268,9 +268,9 @@ def mel_project(x: torch.Tensor, fb: torch.Tensor) -> torch.Tensor:
     return torch.matmul(fb, x)
 
 
-def mel_unproject(mel: torch.Tensor, fb: torch.Tensor, inv: torch.Tensor, *, n_iter: int = 0,
+def mel_unproject(mel: torch.Tensor, fb: torch.Tensor, inv: torch.Tensor, *, nnls_iter: int = 0,
                   nonneg: bool = True) -> torch.Tensor:
-    """Linear rows from mel bands: ``inv @ mel``, clipped at 0, then ``n_iter`` non-negative refinements.
+    """Linear rows from mel bands: ``inv @ mel``, clipped at 0, then ``nnls_iter`` non-negative refinements.
 
     The refinement is the multiplicative NNLS update ``x <- x * (fb^T y) / (fb^T fb x)`` (Lee & Seung), which
     keeps ``x >= 0`` and never increases ``||fb x - y||``. Differentiable.
@@ -289,13 +289,13 @@ def mel_unproject(mel: torch.Tensor, fb: torch.Tensor, inv: torch.Tensor, *, n_i
     if not nonneg:
         return x
     x = torch.clamp(x, min=0.0)
-    if n_iter:
+    if nnls_iter:
         tiny = torch.finfo(x.dtype).tiny
         # A small positive floor lets the multiplicative update move entries that the pinv clipped to 0.
         x = x + 1e-3 * x.mean(dim=-2, keepdim=True) + tiny
         numer = torch.matmul(fb.T, mel)
         floor = 1e-12 * numer.amax(dim=-2, keepdim=True) + tiny
-        for _ in range(n_iter):
+        for _ in range(nnls_iter):
             # fb^T (fb x): two thin products, n_freqs / n_mels times cheaper than forming fb^T fb x
             x = x * numer / (torch.matmul(fb.T, torch.matmul(fb, x)) + floor)
     return x

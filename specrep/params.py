@@ -148,8 +148,8 @@ class MelParams:
     inverse : {"nnls", "pinv", "transpose"}
         How mel bands go back to linear rows. ``"transpose"`` is GANSynth's normalised transpose;
         ``"pinv"`` the Moore–Penrose pseudo-inverse (clipped at 0); ``"nnls"`` refines the pseudo-inverse with
-        ``n_iter`` multiplicative non-negative least-squares updates (default, most accurate, see docs).
-    n_iter : int >= 0
+        ``nnls_iter`` multiplicative non-negative least-squares updates (default, most accurate, see docs).
+    nnls_iter : int >= 0
         Refinement iterations of ``"nnls"``.
     """
 
@@ -161,7 +161,7 @@ class MelParams:
     norm: str | None = None
     power: float = 2.0
     inverse: str = "nnls"
-    n_iter: int = 50
+    nnls_iter: int = 50
 
     def __post_init__(self):
         if not isinstance(self.stft, STFTParams):
@@ -178,5 +178,5 @@ class MelParams:
         check_choice("norm", self.norm, MEL_NORMS)
         check_positive_float("power", self.power)
         check_choice("inverse", self.inverse, MEL_INVERSES)
-        if isinstance(self.n_iter, bool) or not isinstance(self.n_iter, int) or self.n_iter < 0:
-            raise ParameterError(f"n_iter={self.n_iter!r} must be an integer >= 0")
+        if isinstance(self.nnls_iter, bool) or not isinstance(self.nnls_iter, int) or self.nnls_iter < 0:
+            raise ParameterError(f"nnls_iter={self.nnls_iter!r} must be an integer >= 0")

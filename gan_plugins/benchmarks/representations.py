@@ -75,11 +75,11 @@ def _decoders(cfg) -> dict[str, dict[str, Any]]:
     """The decoders timed for one run: its own, plus for magnitude-only runs the issue's baseline (32 plain
     Griffin-Lim iterations from random phase) and PGHI alone."""
     own = ("cumulative sum of IF" if cfg["representation"].endswith("if")
-           else f"{str(cfg.get('gl_init') or 'pghi').upper()} + {cfg['gl_iter']} fast Griffin-Lim iterations")
+           else f"{str(cfg.get('gl_init') or 'pghi').upper()} + {cfg['gl_n_iter']} fast Griffin-Lim iterations")
     found = {own: {}}
     if cfg["representation"].endswith("gl"):
-        found["random phase + 32 fast Griffin-Lim iterations"] = {"gl_init": "random", "gl_iter": 32}
-        found["PGHI only"] = {"gl_init": "pghi", "gl_iter": 0}
+        found["random phase + 32 fast Griffin-Lim iterations"] = {"gl_init": "random", "gl_n_iter": 32}
+        found["PGHI only"] = {"gl_init": "pghi", "gl_n_iter": 0}
     return found
 
 

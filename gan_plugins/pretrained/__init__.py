@@ -16,6 +16,7 @@ from torch import nn
 
 from gan_plugins.api import GanPlugin, get_plugin
 from gan_plugins.checkpoint import LAST, CheckpointError, load_checkpoint
+from gan_plugins.train import upgrade_config
 
 __all__ = ["available_pretrained", "load_generator", "pretrained_info", "resolve_checkpoint", "export_generator"]
 
@@ -71,7 +72,7 @@ def load_generator(ref: str | Path, *, device: str | torch.device = "cpu") -> tu
     state = load_checkpoint(path, map_location=device)
     if "ema" not in state or "config" not in state:
         raise CheckpointError(f"checkpoint {path} holds no generator ('ema' and 'config' keys)")
-    cfg = dict(state["config"])
+    cfg = upgrade_config(state["config"])  # settings renamed since the checkpoint was written
     plugin = get_plugin(cfg["plugin"])
     cfg = {**plugin.default_config(), **cfg}  # settings newer than the checkpoint take their defaults
     generator, _ = plugin.build(cfg)

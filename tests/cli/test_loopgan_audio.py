@@ -42,11 +42,11 @@ def test_sample_changes_rendering_settings_only(tmp_path, capsys):
     run = tmp_path / "run"
     train("gansynth", data=data, loss="wgan-gp", out=run, steps=1, progress=False,
           overrides={**tiny, "representation": "mel-gl", "batch_size": 4, "sample_every": 0, "ckpt_every": 0})
-    code = main(["sample", str(run), "-n", "2", "-o", str(tmp_path / "s"), "--set", "gl_iter=0",
+    code = main(["sample", str(run), "-n", "2", "-o", str(tmp_path / "s"), "--set", "gl_n_iter=0",
                  "--set", "gl_init=random"])
     out, err = capsys.readouterr()
     assert code in (0, None), err
     assert len(list((tmp_path / "s").glob("loop_*.wav"))) == 2
     code = main(["sample", str(run), "-n", "2", "-o", str(tmp_path / "t"), "--set", "z_dim=4"])
     _, err = capsys.readouterr()
-    assert code == 2 and err.count("\n") == 1 and "gl_iter, gl_init, mel_inverse, mel_n_iter" in err
+    assert code == 2 and err.count("\n") == 1 and "gl_n_iter, gl_init, mel_inverse, mel_nnls_iter" in err

@@ -22,9 +22,9 @@ from specrep.errors import ParameterError
 
 TINY = {
     "mel-if": {"n_fft": 256, "hop_length": 64, "n_mels": 32, "frames": 32},
-    "mel-gl": {"n_fft": 256, "hop_length": 64, "n_mels": 32, "frames": 32, "gl_iter": 2},
+    "mel-gl": {"n_fft": 256, "hop_length": 64, "n_mels": 32, "frames": 32, "gl_n_iter": 2},
     "mag-if": {"n_fft": 64, "hop_length": 32, "frames": 64},
-    "mag-gl": {"n_fft": 64, "hop_length": 32, "frames": 64, "gl_iter": 2},
+    "mag-gl": {"n_fft": 64, "hop_length": 32, "frames": 64, "gl_n_iter": 2},
 }
 TRAINER = {"batch_size": 4, "sample_every": 0, "ckpt_every": 0, "grid_size": 4, "width_max": 8, "width_base": 8,
            "z_dim": 8}
@@ -100,11 +100,12 @@ def test_wrong_sample_rate_is_reported(loops, tmp_path):
 def test_decoding_settings_reach_the_chain(rep, n_iter):
     base = {"representation": rep, "sample_rate": 16000, "n_fft": 256, "hop_length": 64, "n_mels": 32, "frames": 32}
     mel = [b for b in AudioFeatures(base).chain.blocks if isinstance(b, specrep.blocks._MelBase)][0]
-    assert (mel.params.inverse, mel.params.n_iter) == ("nnls", n_iter)  # default per representation
-    assert AudioFeatures(base).mel_n_iter == n_iter
-    custom = AudioFeatures({**base, "mel_inverse": "transpose", "mel_n_iter": 0, "gl_init": "random", "gl_iter": 3})
+    assert (mel.params.inverse, mel.params.nnls_iter) == ("nnls", n_iter)  # default per representation
+    assert AudioFeatures(base).mel_nnls_iter == n_iter
+    custom = AudioFeatures({**base, "mel_inverse": "transpose", "mel_nnls_iter": 0, "gl_init": "random",
+                            "gl_n_iter": 3})
     mel = [b for b in custom.chain.blocks if isinstance(b, specrep.blocks._MelBase)][0]
-    assert (mel.params.inverse, mel.params.n_iter) == ("transpose", 0)
+    assert (mel.params.inverse, mel.params.nnls_iter) == ("transpose", 0)
     if rep.endswith("gl"):
         mag = [b for b in custom.chain.blocks if isinstance(b, specrep.Magnitude)][0]
         assert (mag.reconstruction.init, mag.reconstruction.n_iter) == ("random", 3)
@@ -115,7 +116,7 @@ def test_config_key_separates_every_setting_that_changes_encoding_or_decoding():
             "frames": 32, "norm_scale": [0.1, 0.2], "norm_shift": [0.0, 0.0], "width_max": 8}
     key = AudioFeatures.config_key(base)
     assert AudioFeatures.config_key({**base, "width_max": 64, "seed": 3}) == key  # model settings: same features
-    for name, value in [("n_mels", 64), ("mel_n_iter", 5), ("norm_scale", [0.1, 0.3]), ("gl_init", "random")]:
+    for name, value in [("n_mels", 64), ("mel_nnls_iter", 5), ("norm_scale", [0.1, 0.3]), ("gl_init", "random")]:
         assert AudioFeatures.config_key({**base, name: value}) != key, name
     hash(key)
 
@@ -204,11 +205,11 @@ def test_feature_cache_is_bounded_and_per_instance():
     base = {"representation": "mel-gl", "sample_rate": 16000, "n_fft": 256, "hop_length": 64, "n_mels": 32,
             "frames": 32}
     for i in range(a.max_cached_features + 5):
-        a.audio_features({**base, "gl_iter": i})
+        a.audio_features({**base, "gl_n_iter": i})
     assert len(a._features) == a.max_cached_features
     assert len(b._features) == 0
-    first = a.audio_features({**base, "gl_iter": 100})
-    assert a.audio_features({**base, "gl_iter": 100}) is first  # a hit returns the cached map
+    first = a.audio_features({**base, "gl_n_iter": 100})
+    assert a.audio_features({**base, "gl_n_iter": 100}) is first  # a hit returns the cached map
 
 
 def test_audio_features_keep_one_module_per_device(loops):

@@ -10,7 +10,7 @@ from gan_plugins.data.procedural.synth_dataset import write_synth_dataset
 from gan_plugins.train import train
 
 TINY = {"n_fft": 256, "hop_length": 64, "n_mels": 32, "frames": 32, "batch_size": 4, "sample_every": 0,
-        "ckpt_every": 0, "grid_size": 4, "width_max": 8, "width_base": 8, "z_dim": 8, "gl_iter": 4}
+        "ckpt_every": 0, "grid_size": 4, "width_max": 8, "width_base": 8, "z_dim": 8, "gl_n_iter": 4}
 
 
 @pytest.fixture(scope="module")

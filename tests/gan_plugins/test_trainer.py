@@ -198,3 +198,15 @@ def test_cuda_amp_step(tmp_path):
                 progress=False)
     state = load_checkpoint(tmp_path / "last.pt")
     assert res.step == 2 and all(torch.isfinite(v).all() for v in state["generator"].values() if v.is_floating_point())
+
+
+def test_renamed_settings_are_read_under_their_new_names(tmp_path):
+    from gan_plugins.train import upgrade_config
+
+    with pytest.warns(DeprecationWarning, match="'gl_iter' is now called 'gl_n_iter'"):
+        got = upgrade_config({"gl_iter": 4, "mel_n_iter": 2, "z_dim": 8}, source="--set")
+    assert got == {"gl_n_iter": 4, "mel_nnls_iter": 2, "z_dim": 8}
+    with pytest.raises(ParameterError, match="both 'gl_iter' and its new name 'gl_n_iter'"):
+        upgrade_config({"gl_iter": 4, "gl_n_iter": 5})
+    # a stored config (a checkpoint of an older version) is upgraded silently
+    assert upgrade_config({"mel_n_iter": 0}) == {"mel_nnls_iter": 0}

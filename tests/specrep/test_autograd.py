@@ -7,7 +7,7 @@ from torch.autograd import gradcheck
 import specrep
 
 P = specrep.STFTParams(sample_rate=8000, n_fft=16, hop_length=4)
-MEL = specrep.MelParams(P, n_mels=5, power=2.0, n_iter=3)
+MEL = specrep.MelParams(P, n_mels=5, power=2.0, nnls_iter=3)
 
 
 def _wave():

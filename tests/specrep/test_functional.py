@@ -154,7 +154,7 @@ def test_mel_inverse_nnls_beats_pinv_and_transpose(guitar):
         mp = MelParams(p, n_mels=128, power=1.0, inverse=method)
         fb = torch.from_numpy(Fn.mel_filterbank(mp))
         inv = torch.from_numpy(Fn.mel_inverse_matrix(mp))
-        lin = Fn.mel_unproject(Fn.mel_project(mag, fb), fb, inv, n_iter=mp.n_iter if method == "nnls" else 0)
+        lin = Fn.mel_unproject(Fn.mel_project(mag, fb), fb, inv, nnls_iter=mp.nnls_iter if method == "nnls" else 0)
         errs[method] = 20 * math.log10((lin - mag).norm() / mag.norm())
     assert errs["nnls"] < errs["pinv"] < errs["transpose"]
     assert errs["nnls"] < -8.0
