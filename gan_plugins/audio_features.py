@@ -99,14 +99,18 @@ class AudioFeatures:
         kw: dict[str, Any] = {"sample_rate": self.sample_rate, "n_fft": int(config["n_fft"]), "hop_length": hop}
         if rep.startswith("mel"):
             kw["n_mels"] = int(config["n_mels"])
-            kw["mel_inverse"] = str(config.get("mel_inverse") or "nnls")
+            if config.get("mel_inverse") is not None:  # else specrep's default (MelParams)
+                kw["mel_inverse"] = str(config["mel_inverse"])
             n_iter = config.get("mel_nnls_iter")
             kw["mel_nnls_iter"] = int(default_mel_nnls_iter(rep) if n_iter is None else n_iter)
         else:
             kw["drop_nyquist"] = True  # n_fft / 2 rows, a power of two; dropping DC instead would remove bass
         if rep.endswith("gl"):
-            kw["n_iter"] = int(config.get("gl_n_iter", 32))
-            kw["init"] = str(config.get("gl_init") or "pghi")
+            # unset: specrep's defaults (PhaseReconstruction), so each default lives in one place
+            if config.get("gl_n_iter") is not None:
+                kw["n_iter"] = int(config["gl_n_iter"])
+            if config.get("gl_init") is not None:
+                kw["init"] = str(config["gl_init"])
         self.mel_nnls_iter: int | None = kw.get("mel_nnls_iter")  # resolved NNLS refinements (None: linear rows)
         if rep == "mel-if":
             _warn_if_bass_bins_shared(self.sample_rate, kw["n_fft"], kw["n_mels"])

@@ -131,9 +131,10 @@ class GANSynthPlugin:
             "hop_length": 512,
             "n_mels": 128,             # mel-if needs >= 114 at n_fft 1024 (lowest band <= one bin, see docs)
             "frames": 64,
-            "gl_n_iter": 32,
-            "gl_init": "pghi",         # initial phase of Griffin-Lim: pghi, random or zeros
-            "mel_inverse": "nnls",     # decoding mel -> linear: nnls, pinv or transpose (GANSynth's)
+            # decoding defaults are specrep's (one place): 32 iterations from PGHI; mel -> linear by NNLS
+            "gl_n_iter": specrep.PhaseReconstruction.n_iter,
+            "gl_init": specrep.PhaseReconstruction.init,   # initial phase of Griffin-Lim: pghi, random or zeros
+            "mel_inverse": specrep.MelParams.inverse,      # mel -> linear: nnls, pinv or transpose (GANSynth's)
             "mel_nnls_iter": None,        # NNLS refinements; None: 0 for IF, 50 for Griffin-Lim (default_mel_nnls_iter)
             "width_max": 128,
             "width_base": 512,
