@@ -150,16 +150,20 @@ def _digest(paths) -> dict[str, str]:
 
 
 def test_training_never_writes_into_the_dataset(tmp_path):
-    # the dataset sits on a read-only share: training, resuming and sampling must only read it
+    # a writable dataset is left byte-identical (no stats cached in its sidecar) ...
     data = write_synth_dataset(tmp_path / "ro" / "loops.npy", n=12, seconds=0.1, seed=1, progress=False)
     files = [data, sidecar_path(data)]
     before = _digest(files)
+    overrides = {**TRAINER, **TINY["mel-gl"], "representation": "mel-gl"}
+    train("gansynth", data=str(data), loss="wgan-gp", out=tmp_path / "run", steps=1, overrides=overrides,
+          progress=False)
+    assert _digest(files) == before
+    # ... and one on a read-only share serves a second run and a resume
     for f in files:
         os.chmod(f, stat.S_IRUSR | stat.S_IRGRP)
     os.chmod(data.parent, stat.S_IRUSR | stat.S_IXUSR)
     try:
-        overrides = {**TRAINER, **TINY["mel-gl"], "representation": "mel-gl"}
-        train("gansynth", data=str(data), loss="wgan-gp", out=tmp_path / "run", steps=1, overrides=overrides,
+        train("gansynth", data=str(data), loss="wgan-gp", out=tmp_path / "run2", steps=1, overrides=overrides,
               progress=False)
         train("gansynth", data=str(data), loss="wgan-gp", out=tmp_path / "run", steps=2, resume=True, progress=False)
     finally:
