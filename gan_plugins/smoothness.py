@@ -158,11 +158,13 @@ def plot_smoothness(results: Mapping[str, Mapping[str, Any]], path: str | Path) 
     log-mel spectrogram, every path kind and the random-jump baseline."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from matplotlib.ticker import FormatStrFormatter, LogLocator
 
     measures = (("descriptors", "descriptor vector change per step\n(model std units)"),
                 ("loudness", "loudness change per step\n(model std units)"),
+                ("centroid", "centroid change per step\n(model std units)"),
                 ("log_mel_db", "log-mel change per step (RMS dB)"))
-    fig = Figure(figsize=(4.3 * len(measures), 3.4 * len(results)), layout="constrained")
+    fig = Figure(figsize=(3.8 * len(measures), 3.4 * len(results)), layout="constrained")
     FigureCanvasAgg(fig)
     axes = fig.subplots(len(results), len(measures), squeeze=False)
     for row, (label, res) in enumerate(results.items()):
@@ -175,6 +177,9 @@ def plot_smoothness(results: Mapping[str, Mapping[str, Any]], path: str | Path) 
             ax.set_xscale("log", base=2)
             ax.set_yscale("log")
             ax.set_xticks(eps, [f"1/{round(1 / e)}" if e < 1 else "1" for e in eps])
+            ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+            ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+            ax.yaxis.set_minor_formatter(FormatStrFormatter(""))
             ax.set_xlabel("step eps (anchor units)")
             ax.set_ylabel(ylabel, fontsize=8)
             ax.set_title(label, fontsize=9)

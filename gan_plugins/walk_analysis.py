@@ -101,9 +101,9 @@ def plot_walk(render: WalkRender, path: str | Path, *, dense_latents: np.ndarray
 
     fig = Figure(figsize=(14, 11), layout="constrained")
     FigureCanvasAgg(fig)
-    grid = fig.add_gridspec(1 + len(LOOP_DESCRIPTORS), 2, width_ratios=(3.2, 1.4),
-                            height_ratios=(3,) + (1,) * len(LOOP_DESCRIPTORS))
-    ax = fig.add_subplot(grid[0, 0])
+    left, right = fig.subfigures(1, 2, width_ratios=(3.2, 1.4))
+    grid = left.add_gridspec(1 + len(LOOP_DESCRIPTORS), 1, height_ratios=(3,) + (1,) * len(LOOP_DESCRIPTORS))
+    ax = left.add_subplot(grid[0, 0])
     top = float(db.max())
     ax.imshow(db, origin="lower", aspect="auto", cmap="magma", vmin=top - 80, vmax=top,
               extent=(0, render.seconds, 0, sr / 2000))
@@ -113,7 +113,7 @@ def plot_walk(render: WalkRender, path: str | Path, *, dense_latents: np.ndarray
     ax.set_title("spectrogram of the whole walk (dB; white lines: loop boundaries)", fontsize=10)
     axes = [ax]
     for row, (name, unit) in enumerate(LOOP_DESCRIPTORS, start=1):
-        a = fig.add_subplot(grid[row, 0], sharex=ax)
+        a = left.add_subplot(grid[row, 0], sharex=ax)
         a.plot(times, curves[name], lw=0.5, color="0.65", label="per frame" if row == 1 else None)
         a.plot(centres, per_loop[name], "o-", ms=3, lw=1.4, color="C0", label="per loop" if row == 1 else None)
         a.set_ylabel(f"{name}\n{unit}", fontsize=8)
@@ -124,7 +124,8 @@ def plot_walk(render: WalkRender, path: str | Path, *, dense_latents: np.ndarray
     for a in axes[:-1]:
         a.tick_params(labelbottom=False)
 
-    pax = fig.add_subplot(grid[:4, 1])
+    pax, _ = right.subplots(2, 1, height_ratios=(3, 1))
+    _.axis("off")
     dense = render.latents if dense_latents is None else np.asarray(dense_latents)
     dense_t = render.times if dense_times is None else np.asarray(dense_times)
     coords, var = path_pca(np.concatenate([dense, render.latents]))
@@ -139,7 +140,7 @@ def plot_walk(render: WalkRender, path: str | Path, *, dense_latents: np.ndarray
     pax.set_xlabel(f"PC 1 ({var[0]:.0%} of variance)")
     pax.set_ylabel(f"PC 2 ({var[1]:.0%} of variance)")
     pax.set_title("latent path, 2-D PCA (colour: time)", fontsize=10)
-    fig.colorbar(lc, ax=pax, label="seconds", shrink=0.8, location="bottom")
+    right.colorbar(lc, ax=pax, label="seconds", shrink=0.8, location="bottom")
     if title:
         fig.suptitle(title, fontsize=11)
     path = Path(path)
