@@ -14,6 +14,8 @@ import pytest
 
 from loopgan_cli import loopgan
 
+pytestmark = pytest.mark.slow  # renders the demo at its test size: 10-55 s on a shared 2-core CPU
+
 
 def _chromium():
     try:
