@@ -84,7 +84,11 @@ def cmd_walk(args: argparse.Namespace) -> None:
 
 def cmd_demo(args: argparse.Namespace) -> None:
     from gan_plugins.demo import run_demo
+    from specrep.errors import check_positive_int
 
+    if not args.seconds > 0:
+        raise ParameterError(f"seconds={args.seconds!r} must be > 0")
+    check_positive_int("n", args.n)
     out = Path(args.out)
     _check_writable(out / "report.html", "report")
     path = run_demo(out, seconds=args.seconds, n_loops=args.n, quick=args.quick, progress=not args.no_progress)

@@ -52,6 +52,18 @@ def test_bad_input_is_one_line(capsys, tmp_path, argv, pattern):
     assert not (tmp_path / "w.wav").exists()
 
 
+@pytest.mark.parametrize(("argv", "pattern"), [
+    (["demo", "--out", "{tmp}/d", "--seconds", "0"], "seconds=0.0 must be > 0"),
+    (["demo", "--out", "{tmp}/d", "-n", "0"], "n=0 must be a positive integer"),
+    (["demo", "--out", "{tmp}/afile"], "cannot write report"),
+])
+def test_demo_bad_input_is_one_line(capsys, tmp_path, argv, pattern):
+    (tmp_path / "afile").write_text("not a folder")
+    code, out, err = run(capsys, *[a.format(tmp=tmp_path) for a in argv])
+    assert_one_line_error(code, err, pattern)
+    assert not (tmp_path / "d").exists()
+
+
 def test_bad_input_from_the_installed_command(tmp_path):
     exe = [sys.executable, "-m", "loopgan_cli.loopgan"]
     proc = subprocess.run(exe + ["walk", "no-such-model", "--seconds", "2", "-o", str(tmp_path / "w.wav")],
