@@ -80,7 +80,8 @@ def cmd_prepare(args: argparse.Namespace) -> None:
     try:
         report = prepare_folder(args.audio_dir, args.out, seconds=args.seconds, sample_rate=args.sample_rate,
                                 remainder=args.remainder, min_fill=args.min_fill, silence_db=args.silence_db,
-                                dtype=args.dtype, workers=args.workers, progress=not args.no_progress)
+                                dtype=args.dtype, workers=args.workers, progress=not args.no_progress,
+                                align=args.align, bars=args.bars)
     except NoUsableAudioError as exc:
         print("\n".join(exc.report.summary()))
         raise
@@ -91,7 +92,7 @@ def cmd_prepare(args: argparse.Namespace) -> None:
 
 def register(subparsers) -> None:
     """Add the ``data`` command group (``synth``, ``prepare``, ``info``) to a ``loopgan`` subparsers object."""
-    from gan_plugins.data.loops.prepare import REMAINDERS
+    from gan_plugins.data.loops.prepare import ALIGNS, REMAINDERS
     from gan_plugins.data.loops.storage import DTYPES
     from gan_plugins.data.procedural.generator import TEMPO_MODES
     from gan_plugins.data.procedural.styles import STYLES
@@ -119,6 +120,10 @@ def register(subparsers) -> None:
     p.add_argument("out", type=Path, metavar="OUT.npy")
     p.add_argument("--seconds", type=float, required=True, help="loop duration")
     p.add_argument("--sample-rate", type=int, default=16000, help="target rate (files are resampled)")
+    p.add_argument("--align", choices=ALIGNS, default="none",
+                   help="none: windows from each file's start; bars: estimate tempo and downbeat, cut whole bars "
+                        "and resample each --bars slice to --seconds")
+    p.add_argument("--bars", type=int, default=1, help="--align bars: bars per loop (default 1)")
     p.add_argument("--remainder", choices=REMAINDERS, default="pad",
                    help="pad the tail of each file to a loop (if it fills --min-fill of one) or drop it")
     p.add_argument("--min-fill", type=float, default=0.5, help="shortest tail padded, as a fraction of a loop")

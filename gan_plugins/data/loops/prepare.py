@@ -15,7 +15,12 @@ Every file that yields no loop is reported with a reason:
 ``too short``    shorter than ``min_fill`` of one loop
 ``silent``       every loop is below ``silence_db``
 ``unreadable``   any other read error (permissions, ...)
+``no beat``      ``align="bars"`` only: no onsets to estimate a tempo from (a steady tone, a drone)
 ===============  ==============================================================================
+
+With ``align="bars"`` each file's beat grid is estimated first (:mod:`.tempo`) and the loops are its whole
+``bars``-bar slices from the first downbeat, each stretched to the loop length (:mod:`.bars`); every loop's label
+records the estimated source tempo (``source_bpm``), the stretch ratio and the grid.
 """
 
 from __future__ import annotations
@@ -31,9 +36,12 @@ from specrep.errors import AudioFileError, ParameterError, check_positive_float,
 from specrep.io import load
 
 from ..pool import ordered_map
+from .bars import bar_loops
 from .storage import DatasetError, LoopWriter
+from .tempo import beat_grid
 
 REMAINDERS = ("pad", "drop")
+ALIGNS = ("none", "bars")
 #: First bytes of the containers libsndfile reads (to tell "corrupt audio" from "not audio").
 _AUDIO_MAGIC = (b"RIFF", b"RF64", b"FORM", b"fLaC", b"OggS", b"ID3", b"\xff\xfb", b"\xff\xf3", b"\xff\xf2",
                 b".snd", b"caff", b"wvpk")
@@ -135,8 +143,7 @@ def segment(wave: np.ndarray, samples: int, *, remainder: str = "pad", min_fill:
         full += 1
     loops = wave[: full * samples].reshape(full, samples).astype(np.float32, copy=False)
     starts = np.arange(full) * samples
-    level = 10 * np.log10(np.mean(loops.astype(np.float64) ** 2, axis=1) + 1e-20)
-    keep = level >= silence_db
+    keep = ~_silent(loops, silence_db)
     return loops[keep], starts[keep], int((~keep).sum())
 
 
@@ -158,30 +165,61 @@ def classify(path: Path, error: Exception) -> tuple[str, str]:
     return "unreadable", detail
 
 
+def _silent(loops: np.ndarray, silence_db: float) -> np.ndarray:
+    level = 10 * np.log10(np.mean(loops.astype(np.float64) ** 2, axis=1) + 1e-20)
+    return level < silence_db
+
+
 def _decode(job):
-    """Worker: decode and cut one file; returns (index, loops, starts, silent, skipped-or-None)."""
-    index, path, rel, samples, sample_rate, remainder, min_fill, silence_db = job
+    """Worker: decode and cut one file; returns (index, loops, starts_s, labels, silent, skipped-or-None)."""
+    index, path, rel, samples, sample_rate, remainder, min_fill, silence_db, align, bars = job
     path = Path(path)
     try:
         wave, _ = load(path, sample_rate=sample_rate, mono=True)
     except (AudioFileError, OSError, ValueError, RuntimeError, MemoryError) as exc:
         reason, detail = classify(path, exc)
-        return index, None, None, 0, Skipped(rel, reason, detail)
+        return index, None, None, None, 0, Skipped(rel, reason, detail)
     empty = np.zeros((0, samples), np.float32)
+    if align == "bars":
+        return _decode_bars(index, rel, wave, samples, sample_rate, silence_db, bars)
     if wave.size < min_fill * samples or (remainder == "drop" and wave.size < samples):
-        return index, empty, None, 0, Skipped(
+        return index, empty, None, None, 0, Skipped(
             rel, "too short", f"{wave.size / sample_rate:.2f} s < {min_fill * samples / sample_rate:.2f} s"
             if remainder == "pad" else f"{wave.size / sample_rate:.2f} s < {samples / sample_rate:.2f} s")
     loops, starts, silent = segment(wave, samples, remainder=remainder, min_fill=min_fill, silence_db=silence_db)
     if loops.shape[0] == 0:
-        return index, empty, None, 0, Skipped(rel, "silent", f"all {silent} loops below {silence_db:g} dBFS")
-    return index, loops, starts, silent, None
+        return index, empty, None, None, 0, Skipped(rel, "silent", f"all {silent} loops below {silence_db:g} dBFS")
+    return index, loops, starts / sample_rate, None, silent, None
+
+
+def _decode_bars(index, rel, wave, samples, sample_rate, silence_db, bars):
+    empty = np.zeros((0, samples), np.float32)
+    if wave.size == 0 or not np.any(wave):
+        return index, empty, None, None, 0, Skipped(rel, "silent", "all samples are zero")
+    try:
+        grid = beat_grid(wave, sample_rate)
+    except ParameterError as exc:
+        return index, empty, None, None, 0, Skipped(rel, "no beat", str(exc))
+    loops, starts, stretch = bar_loops(wave, sample_rate, grid, bars=bars, samples=samples)
+    if loops.shape[0] == 0:
+        return index, empty, None, None, 0, Skipped(
+            rel, "too short", f"{wave.size / sample_rate:.2f} s holds no whole {bars} bar(s) at {grid.bpm:.1f} BPM "
+                              f"from the first downbeat ({grid.downbeat_s:.2f} s)")
+    quiet = _silent(loops, silence_db)
+    if quiet.all():
+        return index, empty, None, None, 0, Skipped(rel, "silent", f"all {quiet.size} loops below {silence_db:g} dBFS")
+    loop_bpm = 60.0 * grid.beats_per_bar * bars * sample_rate / samples
+    label = {"source_bpm": round(grid.bpm, 3), "bpm": round(loop_bpm, 4), "bars": bars,
+             "stretch": round(stretch, 5), "downbeat_s": round(grid.downbeat_s, 4),
+             "beat_strength": round(grid.strength, 4)}
+    keep = ~quiet
+    return index, loops[keep], starts[keep], [dict(label) for _ in range(int(keep.sum()))], int(quiet.sum()), None
 
 
 def prepare_folder(audio_dir: str | os.PathLike, out_path: str | os.PathLike, *, seconds: float,
                    sample_rate: int = 16000, remainder: str = "pad", min_fill: float = 0.5,
                    silence_db: float = -60.0, dtype: str = "float32", workers: int | None = None,
-                   progress: bool = True) -> PrepareReport:
+                   progress: bool = True, align: str = "none", bars: int = 1) -> PrepareReport:
     """Cut every audio file under ``audio_dir`` into loops and write them to ``out_path``.
 
     Parameters
@@ -206,6 +244,12 @@ def prepare_folder(audio_dir: str | os.PathLike, out_path: str | os.PathLike, *,
         Decoding processes (default: the CPU count).
     progress : bool
         tqdm bar over files on stderr.
+    align : {"none", "bars"}
+        ``none``: consecutive windows of ``seconds`` from each file's start (``remainder``, ``min_fill`` apply).
+        ``bars``: whole ``bars``-bar slices from the estimated first downbeat, each resampled to ``seconds``
+        (module documentation); ``remainder`` and ``min_fill`` do not apply.
+    bars : int > 0
+        Bars per loop with ``align="bars"``.
 
     Returns
     -------
@@ -222,6 +266,9 @@ def prepare_folder(audio_dir: str | os.PathLike, out_path: str | os.PathLike, *,
         raise ParameterError(f"remainder={remainder!r} is not one of {', '.join(REMAINDERS)}")
     if not 0.0 < min_fill <= 1.0:
         raise ParameterError(f"min_fill={min_fill} must lie in (0, 1]")
+    if align not in ALIGNS:
+        raise ParameterError(f"align={align!r} is not one of {', '.join(ALIGNS)}")
+    check_positive_int("bars", bars)
     workers = (os.cpu_count() or 1) if workers is None else workers
     check_positive_int("workers", workers)
     samples = int(round(seconds * sample_rate))
@@ -231,20 +278,23 @@ def prepare_folder(audio_dir: str | os.PathLike, out_path: str | os.PathLike, *,
     report = PrepareReport(out=None, files=len(files))
     if not files:
         raise NoUsableAudioError(f"{root}: no files found", report)
-    jobs = [(i, str(p), p.relative_to(root).as_posix(), samples, sample_rate, remainder, min_fill, silence_db)
-            for i, p in enumerate(files)]
+    jobs = [(i, str(p), p.relative_to(root).as_posix(), samples, sample_rate, remainder, min_fill, silence_db,
+             align, bars) for i, p in enumerate(files)]
     settings = {"audio_dir": str(root.resolve()), "seconds": seconds, "sample_rate": sample_rate,
-                "remainder": remainder, "min_fill": min_fill, "silence_db": silence_db}
+                "remainder": remainder, "min_fill": min_fill, "silence_db": silence_db, "align": align}
+    if align == "bars":
+        settings.update(bars=bars, stretch="resample")
     writer = LoopWriter(out_path, samples=samples, sample_rate=sample_rate, dtype=dtype, created_by="prepare",
                         settings=settings)
     try:
         with tqdm(total=len(files), unit="file", desc="prepare", disable=not progress, leave=False) as bar:
-            for index, loops, starts, silent, skipped in ordered_map(_decode, jobs, min(workers, len(files))):
+            for index, loops, starts, labels, silent, skipped in ordered_map(_decode, jobs,
+                                                                             min(workers, len(files))):
                 bar.update(1)
                 if skipped is not None:
                     report.skipped.append(skipped)
                     continue
-                writer.append(loops, sources=[jobs[index][2]] * loops.shape[0], offsets=starts / sample_rate)
+                writer.append(loops, sources=[jobs[index][2]] * loops.shape[0], offsets=starts, labels=labels)
                 report.used += 1
                 report.loops += loops.shape[0]
                 report.silent_loops += silent
