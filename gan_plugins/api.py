@@ -48,6 +48,9 @@ class Schedule(Protocol):
 
     ``at(step)`` returns a dict of ints/floats/strings (e.g. ``{"stage": 2, "alpha": 0.37}``); the trainer hands it to
     :meth:`GanPlugin.apply_schedule` and :meth:`GanPlugin.features` every step, logs it and stores it in checkpoints.
+    Keys the trainer itself reads: ``batch_size`` (that step's per-rank batch) and ``lr_g`` / ``lr_d`` (written into
+    the optimisers before the step). ``at`` must be a pure function of ``step`` (and the config), so that a resumed run
+    continues exactly; :class:`gan_plugins.progressive_schedule.ProgressiveSchedule` is one.
     """
 
     def at(self, step: int) -> dict[str, Any]: ...

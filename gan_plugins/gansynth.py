@@ -71,13 +71,23 @@ class GANSynthGenerator(nn.Module):
             for i in range(self.levels))
         self.to_features = EqualizedConv2d(ch[-1], int(shape[0]), 1, gain=1.0)
 
-    def forward(self, z: Tensor) -> Tensor:
+    def seed(self, z: Tensor) -> Tensor:
+        """``(B, z_dim)`` -> hidden features of level 0 ``(B, width_0, seed_rows, seed_frames)``."""
         x = self.norm(_act(self.dense(self.norm(z))).view(z.shape[0], *self.seed_shape))
-        x = self.norm(_act(self.seed_conv(x)))
-        for conv1, conv2 in self.blocks:
-            x = F.interpolate(x, scale_factor=2, mode="nearest")
-            x = self.norm(_act(conv1(x)))
-            x = self.norm(_act(conv2(x)))
+        return self.norm(_act(self.seed_conv(x)))
+
+    def grow(self, x: Tensor, level: int) -> Tensor:
+        """Hidden features of level ``level - 1`` ``(B, width_{l-1}, h, w)`` -> level ``level`` ``(B, width_l, 2h,
+        2w)`` (``1 <= level <= levels``): nearest x2 upsampling, two 3x3 convs."""
+        conv1, conv2 = self.blocks[level - 1]
+        x = F.interpolate(x, scale_factor=2, mode="nearest")
+        x = self.norm(_act(conv1(x)))
+        return self.norm(_act(conv2(x)))
+
+    def forward(self, z: Tensor) -> Tensor:
+        x = self.seed(z)
+        for level in range(1, self.levels + 1):
+            x = self.grow(x, level)
         return torch.tanh(self.to_features(x))
 
 
@@ -86,7 +96,8 @@ class GANSynthDiscriminator(nn.Module):
 
     def __init__(self, *, shape, width_max: int = 128, width_base: int = 512, mbstd_group: int = 4) -> None:
         super().__init__()
-        levels, h0, w0 = seed_grid(shape)
+        self.levels, h0, w0 = seed_grid(shape)
+        levels = self.levels
         ch = widths(levels, width_max, width_base)
         self.from_features = EqualizedConv2d(int(shape[0]), ch[-1], 1)
         self.blocks = nn.ModuleList(
@@ -97,13 +108,22 @@ class GANSynthDiscriminator(nn.Module):
         self.dense = EqualizedLinear(ch[0] * h0 * w0, ch[0])
         self.out = EqualizedLinear(ch[0], 1, gain=1.0)
 
-    def forward(self, x: Tensor) -> Tensor:
-        x = _act(self.from_features(x))
-        for conv1, conv2 in self.blocks:
-            x = _act(conv2(_act(conv1(x))))
-            x = F.avg_pool2d(x, 2)
+    def shrink(self, x: Tensor, level: int) -> Tensor:
+        """Hidden features of level ``level`` ``(B, width_l, h, w)`` -> level ``level - 1`` ``(B, width_{l-1}, h/2,
+        w/2)`` (``1 <= level <= levels``): two 3x3 convs, 2x2 average pooling."""
+        conv1, conv2 = self.blocks[self.levels - level]
+        return F.avg_pool2d(_act(conv2(_act(conv1(x)))), 2)
+
+    def head(self, x: Tensor) -> Tensor:
+        """Hidden features of level 0 ``(B, width_0, seed_rows, seed_frames)`` -> raw logits ``(B,)``."""
         x = _act(self.final_conv(self.mbstd(x)))
         return self.out(_act(self.dense(x.flatten(1)))).squeeze(1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = _act(self.from_features(x))
+        for level in range(self.levels, 0, -1):
+            x = self.shrink(x, level)
+        return self.head(x)
 
 
 class GANSynthPlugin:

@@ -6,6 +6,10 @@ AMP on CUDA, data-parallel training under ``torchrun``, checkpoints and resume, 
 and periodic sample grids. A plugin supplies the models, the dataset, the data -> features transform, the latent
 prior, an optional :class:`~gan_plugins.api.Schedule` (e.g. progressive growing) and its renderers.
 
+A schedule's state at a step may also set the trainer's own settings of that step: ``batch_size`` (per rank; the
+batch stream, latents and penalty coefficients follow it) and ``lr_g`` / ``lr_d`` (written into the optimisers'
+parameter groups before the step). Every such value is a function of the checkpointed step, so resume stays exact.
+
 Config precedence (lowest to highest): :data:`TRAINER_DEFAULTS` < the loss's literature defaults < the plugin's
 ``default_config()`` < a config file < ``--set key=value`` overrides.
 
@@ -210,12 +214,17 @@ class _BatchStream:
             self._order = torch.randperm(len(self.dataset), generator=g).tolist()
         return self._order
 
-    def next(self) -> Tensor:
-        step = self.batch_size * self.world
+    def next(self, batch_size: int | None = None) -> Tensor:
+        """This rank's slice of the next global batch of ``batch_size`` (default: the stream's) per rank."""
+        bs = self.batch_size if batch_size is None else int(batch_size)
+        if bs != self.batch_size and len(self.dataset) < bs * self.world:
+            raise ParameterError(f"dataset of {len(self.dataset)} items is smaller than batch_size={bs} x "
+                                 f"{self.world} rank(s)")
+        step = bs * self.world
         if self.offset + step > len(self._indices()):
             self.epoch, self.offset, self._order = self.epoch + 1, 0, None
-        start = self.offset + self.rank * self.batch_size
-        idx = self._indices()[start: start + self.batch_size]
+        start = self.offset + self.rank * bs
+        idx = self._indices()[start: start + bs]
         self.offset += step
         images = getattr(self.dataset, "images", None)
         if isinstance(images, Tensor):
@@ -446,7 +455,11 @@ class Trainer:
         sched = self.schedule.at(self.step) if self.schedule is not None else {}
         plugin.apply_schedule(self.generator, self.discriminator, sched)
         plugin.apply_schedule(self.ema, self.discriminator, sched)
-        bs = int(cfg["batch_size"])
+        bs = int(sched.get("batch_size", cfg["batch_size"]))
+        for opt, key in ((self.opt_g, "lr_g"), (self.opt_d, "lr_d")):
+            if key in sched:
+                for group in opt.param_groups:
+                    group["lr"] = float(sched[key])
         gp_w, clip, drift = float(cfg["gp_weight"]), float(cfg["clip"]), float(cfg["drift"])
         gp_every, n_critic = int(cfg["gp_every"]), int(cfg["n_critic"])
         self.generator.train()
@@ -455,7 +468,7 @@ class Trainer:
             # lazy regularisation (Karras et al. 2020, StyleGAN2): the penalty on every gp_every-th critic update,
             # scaled by gp_every so its average weight is unchanged
             lazy_gp = gp_w > 0 and (self.step * n_critic + i) % gp_every == 0
-            real = plugin.features(self.stream.next().to(self.device), cfg, sched)
+            real = plugin.features(self.stream.next(bs).to(self.device), cfg, sched)
             z = self._latent(bs)
             with self._autocast():
                 with torch.no_grad():

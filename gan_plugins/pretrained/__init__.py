@@ -64,7 +64,8 @@ def load_generator(ref: str | Path, *, device: str | torch.device = "cpu") -> tu
     -------
     plugin : GanPlugin
     generator : nn.Module
-        In eval mode, gradients off, on ``device``.
+        In eval mode, gradients off, on ``device``; set to the schedule state of the checkpoint's step when the
+        plugin has a schedule (a progressive model sampled mid-training runs at the stage it had reached).
     config : dict
         The resolved training config stored with it.
     """
@@ -75,12 +76,15 @@ def load_generator(ref: str | Path, *, device: str | torch.device = "cpu") -> tu
     cfg = upgrade_config(state["config"])  # settings renamed since the checkpoint was written
     plugin = get_plugin(cfg["plugin"])
     cfg = {**plugin.default_config(), **cfg}  # settings newer than the checkpoint take their defaults
-    generator, _ = plugin.build(cfg)
+    generator, discriminator = plugin.build(cfg)
     try:
         generator.load_state_dict(state["ema"])
     except RuntimeError as exc:
         raise CheckpointError(f"checkpoint {path} does not match plugin {cfg['plugin']!r}: "
                               f"{str(exc).splitlines()[0]}") from None
+    schedule = plugin.schedule(cfg)
+    if schedule is not None:  # e.g. the stage and fade-in of a progressive model: derived from the stored step
+        plugin.apply_schedule(generator, discriminator, schedule.at(int(state.get("step", 0))))
     return plugin, generator.to(device).eval().requires_grad_(False), cfg
 
 
