@@ -113,10 +113,12 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
 def cmd_evaluate_audio(args: argparse.Namespace) -> None:
     from gan_plugins.metrics.audio_eval import evaluate_audio
+    from loopgan_cli.loopgan_data import source_flags
 
     if not (args.real and args.fake):
         raise ParameterError("audio evaluation needs both --real and --fake (a loop dataset or a folder of audio)")
-    report = evaluate_audio(args.real, args.fake, k=args.k, limit=args.n or 2000, seed=args.seed)
+    report = evaluate_audio(args.real, args.fake, k=args.k, limit=args.n or 2000, seed=args.seed,
+                            source=source_flags(args))
     if args.json:
         _print_json(report)
         return
@@ -214,8 +216,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="MNIST: Fréchet distance and class coverage of a model; audio: NDB/K and "
                                          "FDD of --fake loops against --real loops (each with floor and ceiling)")
     p.add_argument("model", metavar="RUN_OR_NAME", nargs="?")
-    p.add_argument("--real", help="audio: a loop dataset (.npy) or a folder of audio files")
+    p.add_argument("--real", help="audio: a loop dataset (.npy with sidecar, bare .npy, raw memmap, source "
+                                  "descriptor) or a folder of audio files")
     p.add_argument("--fake", help="audio: generated loops, a dataset or a folder (e.g. from loopgan sample)")
+    from loopgan_cli.loopgan_data import add_source_flags
+
+    add_source_flags(p)  # audio: they describe whichever of --real/--fake is a bare .npy or raw memmap
     p.add_argument("-k", type=int, default=50, help="audio: NDB bins (GANSynth: 50)")
     p.add_argument("--data", default="mnist")
     p.add_argument("-n", type=int, default=None, help="samples (default: size of the held-out split)")

@@ -1,4 +1,4 @@
-"""``loopgan data``: build and inspect loop datasets (procedural synthesis, a folder of audio, summaries).
+"""``loopgan data``: build, describe and inspect loop datasets (procedural synthesis, a folder of audio, summaries).
 
 Thin: each handler parses nothing itself and calls one library function. :func:`register` adds the group to the
 ``loopgan`` parser; handlers raise :class:`specrep.errors.SpecrepError` (or ``OSError``) for anything a user can
@@ -18,6 +18,19 @@ def _shape(text: str) -> tuple[int, int]:
     except ValueError:
         raise argparse.ArgumentTypeError(f"--shape {text!r} must be N,SAMPLES (two integers)") from None
     return n, samples
+
+
+def add_source_flags(p: argparse.ArgumentParser) -> None:
+    """``--shape --dtype --offset --sample-rate``: describe a bare ``.npy`` or raw memmap (same flags everywhere)."""
+    p.add_argument("--shape", type=_shape, default=None, metavar="N,SAMPLES", help="raw memmap: its shape")
+    p.add_argument("--dtype", default=None, help="raw memmap: numpy dtype (float32, int16, ...)")
+    p.add_argument("--offset", type=int, default=0, help="raw memmap: header bytes to skip")
+    p.add_argument("--sample-rate", type=int, default=None, help="raw memmap or bare .npy: sample rate in Hz")
+
+
+def source_flags(args: argparse.Namespace) -> dict:
+    """The values of :func:`add_source_flags`' flags as ``open_loops`` keyword arguments."""
+    return {"shape": args.shape, "dtype": args.dtype, "offset": args.offset, "sample_rate": args.sample_rate}
 
 
 def _mb(nbytes: int) -> str:
@@ -42,8 +55,7 @@ def cmd_info(args: argparse.Namespace) -> None:
     from gan_plugins.data.loops.storage import open_loops
     from gan_plugins.data.loops.summary import plot_montage, summarize
 
-    data, info = open_loops(args.data, shape=args.shape, dtype=args.dtype, offset=args.offset,
-                            sample_rate=args.sample_rate)
+    data, info = open_loops(args.data, **source_flags(args))
     facts = summarize(data, info, max_scan=args.max_scan)
     if args.plot:
         facts["plot"] = str(plot_montage(data, info, args.plot, count=args.plot_count))
@@ -90,8 +102,20 @@ def cmd_prepare(args: argparse.Namespace) -> None:
           f"{report.out.with_suffix('.json').name}")
 
 
+def cmd_describe(args: argparse.Namespace) -> None:
+    from gan_plugins.data.loops.source import write_descriptor
+    from gan_plugins.data.loops.storage import open_loops
+
+    out = write_descriptor(args.out, args.data, shape=args.shape, dtype=args.dtype, offset=args.offset,
+                           sample_rate=args.sample_rate)
+    _, info = open_loops(out)
+    print(f"{out} -> {info.path}: {info.n} loops of {info.samples} samples ({info.dtype}) at {info.sample_rate} Hz; "
+          f"use it wherever a dataset is accepted (loopgan train --data {out})")
+
+
 def register(subparsers) -> None:
-    """Add the ``data`` command group (``synth``, ``prepare``, ``info``) to a ``loopgan`` subparsers object."""
+    """Add the ``data`` command group (``synth``, ``prepare``, ``info``, ``describe``) to a ``loopgan`` subparsers
+    object."""
     from gan_plugins.data.loops.prepare import ALIGNS, REMAINDERS
     from gan_plugins.data.loops.storage import DTYPES
     from gan_plugins.data.procedural.generator import TEMPO_MODES
@@ -135,13 +159,19 @@ def register(subparsers) -> None:
 
     p = sub.add_parser("info", help="count, duration, sample rate, level range, spectrogram montage")
     p.add_argument("data", type=Path, metavar="DATA")
-    p.add_argument("--shape", type=_shape, default=None, metavar="N,SAMPLES", help="raw memmap: its shape")
-    p.add_argument("--dtype", default=None, help="raw memmap: numpy dtype (float32, int16, ...)")
-    p.add_argument("--offset", type=int, default=0, help="raw memmap: header bytes to skip")
-    p.add_argument("--sample-rate", type=int, default=None,
-                   help="raw memmap or bare .npy: sample rate in Hz")
+    add_source_flags(p)
     p.add_argument("--plot", type=Path, default=None, metavar="PNG", help="write a spectrogram montage")
     p.add_argument("--plot-count", type=int, default=8, help="loops in the montage")
     p.add_argument("--max-scan", type=int, default=2000, help="loops read for the level statistics")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("describe", help="write a source descriptor (JSON) for a bare .npy or raw memmap, so one path "
+                                        "opens it anywhere (loopgan train --data OUT.json); the data is not copied")
+    p.add_argument("data", type=Path, metavar="DATA")
+    p.add_argument("out", type=Path, metavar="OUT.json")
+    p.add_argument("--shape", type=_shape, default=None, metavar="N,SAMPLES", help="raw memmap: its shape")
+    p.add_argument("--dtype", default=None, help="raw memmap: numpy dtype (float32, int16, ...)")
+    p.add_argument("--offset", type=int, default=0, help="raw memmap: header bytes to skip")
+    p.add_argument("--sample-rate", type=int, required=True, help="sample rate in Hz")
+    p.set_defaults(func=cmd_describe)

@@ -1,10 +1,12 @@
 """``loopgan evaluate --real A --fake B``: audio metrics between two sets of loops, each a loop dataset (``.npy`` +
-sidecar) or a folder of audio files, with the floor (real half vs real half) and ceiling (noise) beside each score.
+sidecar, a bare ``.npy``, a raw memmap or a source descriptor: :mod:`gan_plugins.data.loops.source`) or a folder of
+audio files, with the floor (real half vs real half) and ceiling (noise) beside each score.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +14,7 @@ import numpy as np
 
 import specrep
 from gan_plugins.data.loops.dataset import LoopDataset
+from gan_plugins.data.loops.source import flags_for
 from gan_plugins.metrics.audio import NDBReference, descriptor_features, frechet_descriptor_distance
 from specrep.errors import AudioFileError, ParameterError
 
@@ -21,11 +24,15 @@ _AUDIO = {".wav", ".flac", ".ogg", ".aiff", ".aif", ".mp3"}
 
 
 def read_loops(path: str | os.PathLike, *, sample_rate: int | None = None, samples: int | None = None,
-               limit: int | None = None, seed: int = 0) -> tuple[np.ndarray, int, list[str]]:
+               limit: int | None = None, seed: int = 0, source: Mapping[str, Any] | None = None
+               ) -> tuple[np.ndarray, int, list[str]]:
     """Loops of a dataset or a folder of audio files as ``(N, samples)`` float32.
 
-    Folder files are resampled to ``sample_rate`` (default: the first file's), mixed to mono and cut or
-    zero-padded to ``samples`` (default: the first file's length). Unreadable files are skipped and named.
+    Dataset loops are resampled to ``sample_rate`` when it is given and differs. Folder files are resampled to
+    ``sample_rate`` (default: the first file's), mixed to mono and cut or zero-padded to ``samples`` (default: the
+    first file's length). Unreadable files are skipped and named. ``source`` holds ``shape``, ``dtype``,
+    ``offset``, ``sample_rate`` for a dataset file that does not describe itself (a bare ``.npy`` or a raw
+    memmap; :func:`gan_plugins.data.loops.source.flags_for`).
 
     Returns
     -------
@@ -34,7 +41,9 @@ def read_loops(path: str | os.PathLike, *, sample_rate: int | None = None, sampl
     path = Path(path)
     rng = np.random.default_rng(seed)
     if path.is_file():
-        ds = LoopDataset(path)
+        ds = LoopDataset(path, **flags_for(path, **(source or {})))
+        if ds.sample_rate is None:
+            raise ParameterError(f"{path}: the sample rate of this raw memmap is unknown; give --sample-rate")
         rows = np.arange(len(ds))
         if limit is not None and limit < len(rows):
             rows = np.sort(rng.choice(rows, size=limit, replace=False))
@@ -71,15 +80,19 @@ def _fit(waves: np.ndarray, samples: int | None) -> np.ndarray:
 
 
 def evaluate_audio(real: str | os.PathLike, fake: str | os.PathLike, *, k: int = 50, limit: int | None = 2000,
-                   seed: int = 0) -> dict[str, Any]:
+                   seed: int = 0, source: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """NDB/K (+ JSD) and FDD of ``fake`` against ``real``, each with its floor and ceiling.
+
+    ``source`` (``shape``, ``dtype``, ``offset``, ``sample_rate``) describes whichever of the two is a dataset file
+    that does not describe itself (:func:`gan_plugins.data.loops.source.flags_for`).
 
     The real set is split in two halves: the NDB bins and descriptor statistics come from the first; the floor
     scores the second half against it (what a perfect model would get at this sample size); the ceiling scores
     noise at the real loops' level.
     """
-    real_w, sr, real_skipped = read_loops(real, limit=limit, seed=seed)
-    fake_w, _, fake_skipped = read_loops(fake, sample_rate=sr, samples=real_w.shape[1], limit=limit, seed=seed)
+    real_w, sr, real_skipped = read_loops(real, limit=limit, seed=seed, source=source)
+    fake_w, _, fake_skipped = read_loops(fake, sample_rate=sr, samples=real_w.shape[1], limit=limit, seed=seed,
+                                         source=source)
     order = np.random.default_rng(seed).permutation(len(real_w))
     ref_w, held_w = real_w[order[: len(order) // 2]], real_w[order[len(order) // 2:]]
     k = min(k, max(2, len(ref_w) // 4))

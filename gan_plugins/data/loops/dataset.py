@@ -28,7 +28,8 @@ class LoopDataset(Dataset):
     Parameters
     ----------
     path : str or PathLike
-        A ``.npy`` with sidecar, or a raw memmap with ``shape`` and ``dtype``.
+        A ``.npy`` with sidecar, a bare ``.npy`` with ``sample_rate``, a raw memmap with ``shape``, ``dtype`` and
+        ``sample_rate``, or a source descriptor (:mod:`.source`).
     shape, dtype, offset, sample_rate
         As in :func:`gan_plugins.data.loops.storage.open_loops`.
     indices : sequence of int, optional
@@ -44,8 +45,8 @@ class LoopDataset(Dataset):
     def __init__(self, path, *, shape=None, dtype=None, offset: int = 0, sample_rate: int | None = None,
                  indices=None, with_index: bool = False):
         self._open_kwargs = {"shape": shape, "dtype": dtype, "offset": offset, "sample_rate": sample_rate}
-        self.path = os.fspath(path)
-        data, self.info = open_loops(self.path, **self._open_kwargs)  # validates now, in the main process
+        data, self.info = open_loops(path, **self._open_kwargs)  # validates now, in the main process
+        self.path = os.fspath(self.info.path)  # the data file itself (a source descriptor names it)
         self._dtype = data.dtype
         self._offset = int(data.offset)
         self._row_bytes = self.info.samples * data.dtype.itemsize

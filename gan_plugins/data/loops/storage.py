@@ -18,7 +18,8 @@ A dataset is valid only when both files exist and agree. :class:`LoopWriter` app
 sidecar, renames the data into place, then renames the new sidecar into place — so a run interrupted at any point
 leaves either the previous dataset or a ``.npy`` without a sidecar, which :func:`open_loops` refuses.
 
-The seed's kind of file — a raw memmap with no header — opens with explicit ``shape`` and ``dtype``.
+The seed's kind of file — a raw memmap with no header — opens with explicit ``shape`` and ``dtype``, a bare ``.npy``
+with an explicit sample rate, and either through a source descriptor (:mod:`.source`) that holds those settings.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ import numpy as np
 
 from gan_plugins.errors import GanError
 from specrep.errors import ParameterError, check_positive_int
+
+from .source import is_descriptor, read_descriptor
 
 FORMAT = "loopgan-loops"
 VERSION = 1
@@ -242,7 +245,8 @@ def open_loops(path: str | os.PathLike, *, shape=None, dtype=None, offset: int =
     Parameters
     ----------
     path : str or PathLike
-        A ``.npy`` with its sidecar, or a raw memmap (give ``shape`` and ``dtype``).
+        A ``.npy`` with its sidecar, a bare ``.npy`` (give ``sample_rate``), a raw memmap (give ``shape`` and
+        ``dtype``), or a source descriptor ``.json`` (:mod:`.source`) that gives them.
     shape : (int, int), optional
         ``(N, samples)`` of a raw memmap.
     dtype : str, optional
@@ -257,6 +261,7 @@ def open_loops(path: str | os.PathLike, *, shape=None, dtype=None, offset: int =
     -------
     data : np.memmap or np.ndarray (memory-mapped), shape (N, samples)
     info : LoopsInfo
+        ``info.path`` is the data file (for a descriptor: the file it points at).
 
     Raises
     ------
@@ -270,12 +275,23 @@ def open_loops(path: str | os.PathLike, *, shape=None, dtype=None, offset: int =
         raise DatasetError(f"{path}: is a directory, not a dataset file")
     if not path.is_file():
         raise DatasetError(f"{path}: no such dataset file")
+    if is_descriptor(path):
+        spec = read_descriptor(path)
+        if shape is not None or dtype is not None or offset:
+            raise ParameterError(f"{path}: a source descriptor gives shape, dtype and offset itself; drop them")
+        if sample_rate is not None and spec.sample_rate is not None and sample_rate != spec.sample_rate:
+            raise ParameterError(f"{path}: the descriptor says {spec.sample_rate} Hz, not {sample_rate}")
+        kwargs = spec.open_kwargs()
+        kwargs["sample_rate"] = spec.sample_rate or sample_rate
+        return open_loops(spec.path, **kwargs)
+    if path.suffix.lower() == ".json" and path.with_suffix(".npy").is_file() and shape is None:
+        raise DatasetError(f"{path}: is the sidecar of {path.with_suffix('.npy').name}; open the .npy")
     if shape is not None or dtype is not None:
         return _open_raw(path, shape, dtype, offset, sample_rate)
     with open(path, "rb") as f:
         if f.read(6) != _MAGIC[:6]:
-            raise DatasetError(f"{path}: not a .npy file (no NUMPY header); for a raw memmap give its shape and "
-                               "dtype")
+            raise DatasetError(f"{path}: not a .npy file (no NUMPY header); for a raw memmap give --shape N,SAMPLES "
+                               "--dtype D --sample-rate SR, or a descriptor (loopgan data describe)")
     side = sidecar_path(path)
     try:
         data = np.load(path, mmap_mode="r")
@@ -286,8 +302,8 @@ def open_loops(path: str | os.PathLike, *, shape=None, dtype=None, offset: int =
         raise DatasetError(f"{path}: array has shape {data.shape}; a loop dataset is (N, samples)")
     if not side.is_file():
         if sample_rate is None:
-            raise DatasetError(f"{path}: sidecar {side.name} is missing (an interrupted write?); give the "
-                               "sample rate to open a plain .npy anyway")
+            raise DatasetError(f"{path}: sidecar {side.name} is missing (an interrupted write?); to open a plain "
+                               ".npy give its sample rate (--sample-rate) or a descriptor (loopgan data describe)")
         check_positive_int("sample_rate", sample_rate)
         return data, LoopsInfo(path, data.shape[0], data.shape[1], data.dtype.name, sample_rate)
     meta = read_sidecar(path)
