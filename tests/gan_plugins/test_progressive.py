@@ -211,6 +211,20 @@ def test_mid_fade_checkpoint_resumes_with_the_same_alpha_stage_step_and_paramete
             torch.testing.assert_close(sb[key][name], value, rtol=0, atol=1e-6, msg=f"{key}.{name}")
 
 
+def test_resume_across_a_batch_and_lr_change_is_exact(data, tmp_path):
+    # stages at batch 6, 4, 3 and lr x1, x0.5, x0.25 (steps 0 | 1-2 fade | 3 | 4-6 fade): stop at 2, inside the fade
+    over = {"stage_batch_size": [6, 4, 3], "stage_lr_scale": [1.0, 0.5, 0.25]}
+    _train(data, tmp_path / "a", 6, loss="hinge", **over)
+    _train(data, tmp_path / "b", 2, loss="hinge", **over)
+    train("progressive", data=data, loss="hinge", out=tmp_path / "b", steps=6, resume=True, progress=False)
+    sa, sb = load_checkpoint(tmp_path / "a" / "last.pt"), load_checkpoint(tmp_path / "b" / "last.pt")
+    assert sa["stream"] == sb["stream"] and sa["schedule"] == sb["schedule"]
+    assert sb["opt_g"]["param_groups"][0]["lr"] == sa["opt_g"]["param_groups"][0]["lr"] == 0.25 * 8e-4
+    for key in ("generator", "discriminator", "ema"):
+        for name, value in sa[key].items():
+            torch.testing.assert_close(sb[key][name], value, rtol=0, atol=1e-6, msg=f"{key}.{name}")
+
+
 def test_per_stage_batch_size_reaches_the_minibatch_std_and_the_stream(data, tmp_path, monkeypatch):
     batches = []
     forward = MinibatchStdDev.forward
