@@ -198,14 +198,56 @@ class GANSynthPlugin:
         return g, d
 
     def _split_rows(self, n: int, config: Mapping[str, Any], split: str) -> np.ndarray:
-        """Sorted row indices of ``split`` in a dataset of ``n`` loops (a fixed permutation, ``test_fraction``)."""
+        """Sorted row indices of ``split`` in a dataset of ``n`` loops; about ``test_fraction`` of them are test.
+
+        **By source** when the sidecar of ``config["data"]`` (the trainer always sets it) names a source file for the
+        rows and there are at least two: whole source files (tracks) go to the test split in a fixed shuffled order
+        until it holds about ``test_fraction`` of the rows, so no track has loops on both sides (segments of one
+        song on both sides inflate every held-out score). Rows without a source count as their own group.
+        **By row** otherwise (procedural loops, raw memmaps): a fixed permutation.
+        """
+        from gan_plugins.data.loops.storage import open_loops
+        from specrep.errors import SpecrepError
+
         check_choice("split", split, ("train", "test"))
-        n_test = max(1, int(round(n * float(config["test_fraction"])))) if n > 1 else 0
-        order = np.random.default_rng(12345).permutation(n)
-        return np.sort(order[:n_test] if split == "test" else order[n_test:])
+        if n <= 1:
+            return np.arange(n) if split == "train" else np.zeros(0, dtype=np.int64)
+        target = max(1, int(round(n * float(config["test_fraction"]))))
+        rng = np.random.default_rng(12345)
+        groups = None
+        data = config.get("data")
+        if isinstance(data, str | Path) and Path(data).is_file():
+            try:
+                meta = open_loops(data)[1].meta
+            except (SpecrepError, OSError, ValueError):  # not a loop dataset (MNIST, ...) or unreadable
+                meta = {}
+            item_source = meta.get("item_source")
+            if isinstance(item_source, list) and len(item_source) == n:
+                src = np.asarray(item_source, dtype=np.int64)
+                known = np.unique(src[src >= 0])
+                if known.size >= 2:  # a group per source file, and one per row without a source
+                    groups = np.where(src >= 0, src, known.max() + 1 + np.arange(n))
+        if groups is None:
+            order = rng.permutation(n)
+            return np.sort(order[:target] if split == "test" else order[target:])
+        ids, sizes = np.unique(groups, return_counts=True)
+        test_ids, count = [], 0
+        for g in rng.permutation(ids.size):
+            if count >= target or len(test_ids) == ids.size - 1:  # never every group: training keeps one
+                break
+            if count + sizes[g] <= 1.5 * target:                    # skip a track that would overshoot by half
+                test_ids.append(ids[g])
+                count += int(sizes[g])
+        if not test_ids:  # every track is larger than 1.5 x the target: hold out the smallest one
+            test_ids.append(ids[int(np.argmin(sizes))])
+        test = np.isin(groups, test_ids)
+        return np.flatnonzero(test if split == "test" else ~test)
 
     def _open(self, data: str, config: Mapping[str, Any]) -> LoopDataset:
-        full = LoopDataset(data)
+        full = LoopDataset(data)  # a .npy with sidecar, or a source descriptor for a bare .npy / raw memmap
+        if full.sample_rate is None:
+            raise ParameterError(f"{data}: its sample rate is unknown; describe it with loopgan data describe "
+                                 "... --sample-rate SR and train on the descriptor")
         if full.sample_rate != int(config["sample_rate"]):
             raise ParameterError(f"{data}: loops are at {full.sample_rate} Hz; set sample_rate={full.sample_rate}")
         if config.get("loop_samples") is not None and int(config["loop_samples"]) != full.info.samples:
