@@ -61,7 +61,9 @@ def main(argv: list[str] | None = None) -> int:
                        "join_ratio_max": max(j["join"] / j["inside"] for j in joins),
                        "join_level_db_max": float(np.abs(levels).max()),
                        "join_level_db_rms": float(np.sqrt(np.mean(levels**2))),
-                       "peak_rescaled": float(np.mean(np.abs(render.loops).max(-1) >= 0.9999)),
+                       "gain_min_db": float(20 * np.log10(render.gain.min())),
+                       "gain_step_db_max": float(np.abs(np.diff(20 * np.log10(render.gain))).max())
+                       if len(render.gain) > 1 else 0.0,
                        "step": walk.speed * render.loop_seconds / 60.0, "speed": walk.speed}
         walks[name].update(_peak_rescaling(plugin, generator, cfg, args.seed))
         results[name] = measure_smoothness(plugin, generator, cfg, kinds=SMOOTH_KINDS, eps=eps, n_paths=args.n_paths,
@@ -78,13 +80,11 @@ def main(argv: list[str] | None = None) -> int:
 def _peak_rescaling(plugin, generator, cfg, seed: int, *, pairs: int = 12, eps: float = 1 / 256) -> dict:
     """Loudness change between latents ``eps`` anchor apart, decoded with and without the per-loop peak rescaling
     of ``AudioFeatures.decode`` (dB, mean over ``pairs`` pairs along a spline)."""
-    features = plugin.audio_features(cfg)
     walk = make_walk("spline", int(cfg["z_dim"]), speed=60.0, seed=seed + 100)
     s = np.concatenate([[x, x + eps] for x in np.linspace(0.3, 6.0, pairs)])
     with torch.no_grad():
         feats = generator(walk(s))
-        x = features.norm.inverse(feats.clamp(-1.0, 1.0)) if features.norm is not None else feats
-        raw = features.chain.inverse(x, length=features.model_samples)[..., : int(cfg["loop_samples"])].numpy()
+        raw = plugin.render(feats, cfg, rescale=False).numpy()
         rendered = plugin.render(feats, cfg).numpy()
     assert np.allclose(rendered, raw / np.maximum(np.abs(raw).max(-1, keepdims=True), 1.0), atol=1e-4)
     loud = {k: loop_descriptors(v, int(cfg["sample_rate"]))["loudness"] for k, v in (("raw", raw), ("out", rendered))}
@@ -111,13 +111,14 @@ def _report(command, args, results, walks, timings, smooth_fig, folder, eps) -> 
         "## Walks",
         "",
         "| model | audio | length | loops | largest step at a join / largest inside the adjoining loops | "
-        "crossfade level vs loops (max, RMS over joins) | loops rescaled by their own peak |",
+        "crossfade level vs loops (max, RMS over joins) | smooth gain: lowest, largest change per loop |",
         "|---|---|---:|---:|---:|---:|---:|",
     ]
     for name, w in walks.items():
         lines.append(f"| {name} | [{w['audio']}]({rel}/{w['audio']}) ({w['bytes'] / 1e6:.2f} MB) | "
                      f"{w['seconds']:g} s | {w['loops']} | {w['join_ratio_max']:.3f} | "
-                     f"{w['join_level_db_max']:.2f} dB, {w['join_level_db_rms']:.2f} dB | {w['peak_rescaled']:.0%} |")
+                     f"{w['join_level_db_max']:.2f} dB, {w['join_level_db_rms']:.2f} dB | {w['gain_min_db']:.1f} dB, "
+                     f"{w['gain_step_db_max']:.2f} dB |")
     lines.append("")
     for name, w in walks.items():
         lines += [f"![{name} walk]({rel}/{w['figure']})", ""]
@@ -171,11 +172,13 @@ def _reading(results, walks) -> list[str]:
             f"anchor, loudness {r['loudness'][e0]:.2f} and centroid {r['centroid'][e0]:.2f}. Shrinking the step "
             f"{e1 / e0:.0f}x (1/{round(1 / e1)} -> 1/{round(1 / e0)}) shrinks the spline's log-mel change only "
             f"{big / small:.1f}x ({big:.2f} -> {small:.2f} dB): the decoded audio keeps a floor of change that does "
-            f"not vanish with the latent step. Loudness has the highest floor: {walks[name]['peak_rescaled']:.0%} of "
-            "this model's walk loops were scaled down by their own peak when decoded (`AudioFeatures.decode` keeps "
-            "every loop within full scale), and a loop's peak jitters with its reconstructed phase: between latents "
-            f"1/256 anchor apart, loudness changes by {walks[name]['loudness_step_raw_db']:.3f} dB before that "
-            f"rescaling and {walks[name]['loudness_step_out_db']:.3f} dB after it.")
+            "not vanish with the latent step. Walks decode loops as synthesised and apply one smooth gain (the "
+            "smallest need of a loop and its neighbours, linear from loop centre to loop centre; lowest "
+            f"{walks[name]['gain_min_db']:.1f} dB here): the per-loop peak rescaling that `loopgan sample` uses "
+            "(`render(..., rescale=True)`) follows each loop's peak, which jitters with its reconstructed phase: "
+            "between latents 1/256 anchor apart loudness changes by "
+            f"{walks[name]['loudness_step_raw_db']:.3f} dB as synthesised and "
+            f"{walks[name]['loudness_step_out_db']:.3f} dB after per-loop rescaling.")
     out += ["- Centroid changes least: the spectral balance moves continuously with the latent, far below a random "
             "jump even at the walk's own step.",
             "- The generator normalises `z` (pixel norm) before anything else, so it only sees the direction of a "

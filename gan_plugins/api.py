@@ -122,7 +122,7 @@ class GanPlugin(Protocol):
 
     # Audio plugins (``output_kind == "audio"``) must also provide, and the registry checks it:
     #   ``audio_features(config) -> gan_plugins.audio_features.AudioFeatures`` (encode/decode of the feature map)
-    #   ``render(samples (N, C, H, W), config) -> waves (N, samples)`` in [-1, 1] at ``config["sample_rate"]``
+    #   ``render(samples (N, C, H, W), config, *, rescale=True) -> waves (N, samples)`` at ``config["sample_rate"]``
     # (the CLI's sample/walk/demo and the representation benchmark use them); see :class:`AudioPlugin`.
     # Optional (not required by the trainer): ``smoke_config(folder: Path) -> (data: str, overrides: dict)`` gives a
     # tiny dataset (written under ``folder`` if needed) and tiny-capacity settings, so the project's smoke test can
@@ -139,8 +139,10 @@ class AudioPlugin(GanPlugin, Protocol):
         """The :class:`~gan_plugins.audio_features.AudioFeatures` (waves <-> features) of ``config``."""
         ...
 
-    def render(self, samples: Tensor, config: Mapping[str, Any]) -> Tensor:
-        """Generated features ``(N, C, H, W)`` -> waves ``(N, samples)`` in [-1, 1] at ``config["sample_rate"]``."""
+    def render(self, samples: Tensor, config: Mapping[str, Any], *, rescale: bool = True) -> Tensor:
+        """Generated features ``(N, C, H, W)`` -> waves ``(N, samples)`` at ``config["sample_rate"]``: each in
+        [-1, 1] with ``rescale`` (scaled down by its own peak when above full scale), as synthesised without it
+        (a caller joining loops applies one smooth gain)."""
         ...
 
 

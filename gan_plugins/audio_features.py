@@ -149,11 +149,13 @@ class AudioFeatures:
                 feats = norm(feats)
         return feats
 
-    def decode(self, feats: Tensor) -> Tensor:
-        """Features ``(B, C, rows, frames)`` -> waves ``(B, loop_samples)`` in [-1, 1], finite.
+    def decode(self, feats: Tensor, *, rescale: bool = True) -> Tensor:
+        """Features ``(B, C, rows, frames)`` -> waves ``(B, loop_samples)``, finite.
 
-        A loop whose reconstruction peaks above full scale (phase reconstruction moves peaks) is scaled down as a
-        whole rather than clipped, so no loop is distorted by clipping.
+        With ``rescale`` (default) a loop whose reconstruction peaks above full scale (phase reconstruction moves
+        peaks) is scaled down as a whole rather than clipped, so every loop is in [-1, 1] and none is distorted.
+        Without it the waves are returned as synthesised (they may exceed full scale): a caller that joins loops,
+        e.g. a latent walk, applies one smooth gain instead of a different gain per loop.
         """
         chain, norm = self._modules(feats.device, feats.dtype)
         with torch.no_grad():
@@ -161,6 +163,8 @@ class AudioFeatures:
             waves = chain.inverse(x, length=self.model_samples)
         waves = waves[..., : self.loop_samples or self.model_samples]
         waves = torch.nan_to_num(waves, nan=0.0, posinf=0.0, neginf=0.0)
+        if not rescale:
+            return waves
         return waves / waves.abs().amax(dim=-1, keepdim=True).clamp(min=1.0)
 
 

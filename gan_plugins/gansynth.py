@@ -291,9 +291,10 @@ class GANSynthPlugin:
     def apply_schedule(self, generator: nn.Module, discriminator: nn.Module, state: Mapping[str, Any]) -> None:
         return None
 
-    def render(self, samples: Tensor, config: Mapping[str, Any]) -> Tensor:
-        """Generated features ``(N, C, rows, frames)`` -> waves ``(N, loop_samples)`` in [-1, 1]."""
-        return self.audio_features(config).decode(samples.float())
+    def render(self, samples: Tensor, config: Mapping[str, Any], *, rescale: bool = True) -> Tensor:
+        """Generated features ``(N, C, rows, frames)`` -> waves ``(N, loop_samples)``: in [-1, 1] with ``rescale``
+        (a loop peaking above full scale is scaled down by its peak), as synthesised without it."""
+        return self.audio_features(config).decode(samples.float(), rescale=rescale)
 
     def save_samples(self, samples: Tensor, out_dir: Path, *, fmt: str, config: Mapping[str, Any]) -> list[Path]:
         if fmt not in self.formats:

@@ -236,10 +236,10 @@ class ProgressivePlugin(GANSynthPlugin):
             raise ParameterError(f"features of shape {tuple(samples.shape[1:])} do not divide the final shape {shape}")
         return upsample_to(samples, shape[1:])
 
-    def render(self, samples: Tensor, config: Mapping[str, Any]) -> Tensor:
+    def render(self, samples: Tensor, config: Mapping[str, Any], *, rescale: bool = True) -> Tensor:
         """Generated features of any level ``(N, C, h, w)`` -> waves ``(N, loop_samples)`` in [-1, 1]: upsampled to
         the final size before the inverse, so every stage renders loops of the final length."""
-        return super().render(self.final_size(samples, config), config)
+        return super().render(self.final_size(samples, config), config, rescale=rescale)
 
     def save_samples(self, samples: Tensor, out_dir: Path, *, fmt: str, config: Mapping[str, Any]) -> list[Path]:
         """GANSynth's files, from the features upsampled to the final size."""

@@ -34,7 +34,7 @@ from gan_plugins.walks import Walk
 from specrep.errors import ParameterError, check_positive_int
 
 __all__ = ["WalkRender", "declick", "equal_power_gains", "join_loops", "join_steps", "limit_steps", "render_latents",
-           "render_walk"]
+           "render_walk", "smooth_gain"]
 
 
 def equal_power_gains(n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -143,18 +143,43 @@ def join_steps(wave: np.ndarray, loops: np.ndarray, crossfade: int, *, margin: i
 
 
 def render_latents(plugin, generator: nn.Module, config: Mapping[str, Any], latents: torch.Tensor, *,
-                   batch: int = 16, progress=None) -> np.ndarray:
+                   batch: int = 16, progress=None, rescale: bool = False) -> np.ndarray:
     """Decode latents ``(N, z_dim)`` to loops ``(N, loop_samples)`` in batches through the generator and the
-    plugin's ``render`` (features -> audio); ``progress`` is an optional callable advanced by the batch size."""
+    plugin's ``render`` (features -> audio); ``progress`` is an optional callable advanced by the batch size.
+
+    ``rescale=False`` (default) keeps each loop as synthesised, without the per-loop peak rescaling of
+    ``render``: that gain jumps between neighbouring latents (by 0.47 dB of loudness between latents 1/256 anchor
+    apart on gansynth-mel-gl, 9x the change without it; benchmarks/bench_walks.py), so walks apply
+    :func:`smooth_gain` instead."""
     check_positive_int("batch", batch)
     device = next(generator.parameters()).device
     out = []
     with torch.no_grad():
         for chunk in latents.split(batch):
-            out.append(plugin.render(generator(chunk.to(device)), config).float().cpu().numpy())
+            out.append(plugin.render(generator(chunk.to(device)), config, rescale=rescale).float().cpu().numpy())
             if progress is not None:
                 progress(chunk.shape[0])
     return np.concatenate(out) if out else np.zeros((0, int(config["loop_samples"])), np.float32)
+
+
+def smooth_gain(loops: np.ndarray, *, headroom: float = 0.98) -> np.ndarray:
+    """One slowly varying gain for a sequence of loops ``(N, L)``: per-sample gains ``(N, L)``.
+
+    Loop ``i`` needs ``g_i = min(1, headroom / peak_i)`` to stay below full scale. The gain takes, at each loop's
+    centre, the smallest need of the loop and its two neighbours, and moves linearly from centre to centre, so it
+    never exceeds what the loop under it needs and changes by at most one neighbour's step per loop (no
+    per-loop jumps, as rescaling each loop by its own peak would make).
+    """
+    loops = np.asarray(loops)
+    if loops.ndim != 2:
+        raise ParameterError(f"loops of shape {loops.shape}; expected (N, loop_samples)")
+    n, length = loops.shape
+    peak = np.abs(loops).max(-1) if length else np.zeros(n)
+    need = np.minimum(1.0, headroom / np.maximum(peak, 1e-12))
+    padded = np.concatenate([need[:1], need, need[-1:]])
+    at_centre = np.minimum(np.minimum(padded[:-2], padded[1:-1]), padded[2:])
+    centres = (np.arange(n) + 0.5) * length
+    return np.interp(np.arange(n * length, dtype=np.float64), centres, at_centre).reshape(n, length)
 
 
 @dataclass
@@ -166,7 +191,7 @@ class WalkRender:
     wave : np.ndarray, shape (n_loops * loop_samples,)
     sample_rate : int
     loops : np.ndarray, shape (n_loops, loop_samples)
-        The decoded loops before declicking and crossfades.
+        The decoded loops with the walk's :func:`smooth_gain`, before declicking and crossfades.
     latents : np.ndarray, shape (n_loops, z_dim)
         ``walk(times)``.
     times : np.ndarray, shape (n_loops,)
@@ -175,6 +200,8 @@ class WalkRender:
         Samples.
     walk : dict
         The walk's settings.
+    gain : np.ndarray, shape (n_loops,)
+        The smooth gain at each loop's centre (:func:`smooth_gain`; 1 = as synthesised).
     """
 
     wave: np.ndarray
@@ -185,6 +212,7 @@ class WalkRender:
     crossfade: int
     declick: int
     walk: dict = field(default_factory=dict)
+    gain: np.ndarray | None = None
 
     @property
     def loop_seconds(self) -> float:
@@ -255,7 +283,10 @@ def render_walk(plugin, generator: nn.Module, config: Mapping[str, Any], walk: W
 
     with tqdm(total=n, desc=desc, unit="loop", disable=not progress, leave=False) as bar:
         loops = render_latents(plugin, generator, config, latents, batch=batch, progress=bar.update)
+    gain = smooth_gain(loops)
+    loops = (loops * gain).astype(np.float32)
     inside = np.abs(np.diff(loops, axis=-1)).max(-1)
     wave = join_loops(declick(loops, ramp), fade, limit=np.maximum(inside[:-1], inside[1:]))
+    wave = wave / max(1.0, float(np.abs(wave).max()) / 0.99)  # a crossfade of two peaks: never clip
     return WalkRender(wave=wave, sample_rate=sr, loops=loops, latents=latents.numpy(), times=times, crossfade=fade,
-                      declick=ramp, walk=walk.settings())
+                      declick=ramp, walk=walk.settings(), gain=gain[:, length // 2])

@@ -5,7 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gan_plugins.walk_render import declick, equal_power_gains, join_loops, join_steps, limit_steps, render_walk
+from gan_plugins.walk_render import (
+    declick,
+    equal_power_gains,
+    join_loops,
+    join_steps,
+    limit_steps,
+    render_walk,
+    smooth_gain,
+)
 from gan_plugins.walks import make_walk
 from specrep.errors import ParameterError
 
@@ -175,3 +183,20 @@ def test_render_walk_refuses_bad_seconds(mel_if):
             render_walk(plugin, generator, cfg, make_walk("spline", 256), bad, progress=False)
     with pytest.raises(ParameterError):
         render_walk(plugin, generator, cfg, make_walk("spline", 32), 2.0, progress=False)
+
+
+def test_smooth_gain_keeps_every_loop_below_full_scale_without_per_loop_jumps():
+    peaks = np.array([0.5, 2.0, 0.7, 0.7, 0.7, 1.25, 0.9])
+    loops = np.zeros((len(peaks), 100))
+    loops[:, 50] = peaks  # each loop's peak at its centre
+    gain = smooth_gain(loops, headroom=1.0)
+    need = np.minimum(1.0, 1.0 / peaks)
+    # by hand: at each centre, the smallest need of the loop and its neighbours
+    expected_centres = [0.5, 0.5, 0.5, 1.0, 0.8, 0.8, 0.8]
+    np.testing.assert_allclose(gain[:, 50], expected_centres, atol=1e-12)
+    assert (gain <= need[:, None] + 1e-12).all()  # never above what the loop under it needs: no clipping
+    assert np.abs(loops * gain).max() <= 1.0 + 1e-12
+    # linear between centres: the step from sample to sample is at most the centre difference / loop length
+    assert np.abs(np.diff(gain.ravel())).max() <= 0.5 / 100 + 1e-12
+    # loops that never exceed full scale keep their level
+    np.testing.assert_allclose(smooth_gain(loops * 0.1), 1.0)
