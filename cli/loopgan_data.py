@@ -82,6 +82,8 @@ def cmd_info(args: argparse.Namespace) -> None:
         print("styles: " + ", ".join(f"{k} {v}" for k, v in facts["styles"].items()))
     if facts.get("bpm"):
         print(f"tempo: {facts['bpm'][0]:.1f}-{facts['bpm'][1]:.1f} BPM")
+    if facts.get("source_bpm"):
+        print(f"source tempo (estimated): {facts['source_bpm'][0]:.1f}-{facts['source_bpm'][1]:.1f} BPM")
     if args.plot:
         print(f"montage: {facts['plot']}")
 
@@ -93,7 +95,7 @@ def cmd_prepare(args: argparse.Namespace) -> None:
         report = prepare_folder(args.audio_dir, args.out, seconds=args.seconds, sample_rate=args.sample_rate,
                                 remainder=args.remainder, min_fill=args.min_fill, silence_db=args.silence_db,
                                 dtype=args.dtype, workers=args.workers, progress=not args.no_progress,
-                                align=args.align, bars=args.bars)
+                                align=args.align, bars=args.bars, normalize=args.normalize)
     except NoUsableAudioError as exc:
         print("\n".join(exc.report.summary()))
         raise
@@ -116,7 +118,7 @@ def cmd_describe(args: argparse.Namespace) -> None:
 def register(subparsers) -> None:
     """Add the ``data`` command group (``synth``, ``prepare``, ``info``, ``describe``) to a ``loopgan`` subparsers
     object."""
-    from gan_plugins.data.loops.prepare import ALIGNS, REMAINDERS
+    from gan_plugins.data.loops.prepare import ALIGNS, NORMALIZE, REMAINDERS
     from gan_plugins.data.loops.storage import DTYPES
     from gan_plugins.data.procedural.generator import TEMPO_MODES
     from gan_plugins.data.procedural.styles import STYLES
@@ -148,6 +150,8 @@ def register(subparsers) -> None:
                    help="none: windows from each file's start; bars: estimate tempo and downbeat, cut whole bars "
                         "and resample each --bars slice to --seconds")
     p.add_argument("--bars", type=int, default=1, help="--align bars: bars per loop (default 1)")
+    p.add_argument("--normalize", choices=NORMALIZE, default="none",
+                   help="peak: scale each file to a full-scale peak before cutting (renders that exceed ±1)")
     p.add_argument("--remainder", choices=REMAINDERS, default="pad",
                    help="pad the tail of each file to a loop (if it fills --min-fill of one) or drop it")
     p.add_argument("--min-fill", type=float, default=0.5, help="shortest tail padded, as a fraction of a loop")

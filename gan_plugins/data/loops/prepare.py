@@ -42,6 +42,7 @@ from .tempo import beat_grid
 
 REMAINDERS = ("pad", "drop")
 ALIGNS = ("none", "bars")
+NORMALIZE = ("none", "peak")
 #: First bytes of the containers libsndfile reads (to tell "corrupt audio" from "not audio").
 _AUDIO_MAGIC = (b"RIFF", b"RF64", b"FORM", b"fLaC", b"OggS", b"ID3", b"\xff\xfb", b"\xff\xf3", b"\xff\xf2",
                 b".snd", b"caff", b"wvpk")
@@ -172,13 +173,15 @@ def _silent(loops: np.ndarray, silence_db: float) -> np.ndarray:
 
 def _decode(job):
     """Worker: decode and cut one file; returns (index, loops, starts_s, labels, silent, skipped-or-None)."""
-    index, path, rel, samples, sample_rate, remainder, min_fill, silence_db, align, bars = job
+    index, path, rel, samples, sample_rate, remainder, min_fill, silence_db, align, bars, normalize = job
     path = Path(path)
     try:
         wave, _ = load(path, sample_rate=sample_rate, mono=True)
     except (AudioFileError, OSError, ValueError, RuntimeError, MemoryError) as exc:
         reason, detail = classify(path, exc)
         return index, None, None, None, 0, Skipped(rel, reason, detail)
+    if normalize == "peak" and wave.size and np.any(wave):
+        wave = wave / np.float32(np.abs(wave).max())
     empty = np.zeros((0, samples), np.float32)
     if align == "bars":
         return _decode_bars(index, rel, wave, samples, sample_rate, silence_db, bars)
@@ -219,7 +222,8 @@ def _decode_bars(index, rel, wave, samples, sample_rate, silence_db, bars):
 def prepare_folder(audio_dir: str | os.PathLike, out_path: str | os.PathLike, *, seconds: float,
                    sample_rate: int = 16000, remainder: str = "pad", min_fill: float = 0.5,
                    silence_db: float = -60.0, dtype: str = "float32", workers: int | None = None,
-                   progress: bool = True, align: str = "none", bars: int = 1) -> PrepareReport:
+                   progress: bool = True, align: str = "none", bars: int = 1,
+                   normalize: str = "none") -> PrepareReport:
     """Cut every audio file under ``audio_dir`` into loops and write them to ``out_path``.
 
     Parameters
@@ -250,6 +254,9 @@ def prepare_folder(audio_dir: str | os.PathLike, out_path: str | os.PathLike, *,
         (module documentation); ``remainder`` and ``min_fill`` do not apply.
     bars : int > 0
         Bars per loop with ``align="bars"``.
+    normalize : {"none", "peak"}
+        ``peak``: scale each file so that its peak is full scale (before cutting), e.g. for renders in floating
+        point that exceed ±1 (a quarter of the LMMS demo loops did); ``none`` keeps the levels as decoded.
 
     Returns
     -------
@@ -269,6 +276,8 @@ def prepare_folder(audio_dir: str | os.PathLike, out_path: str | os.PathLike, *,
     if align not in ALIGNS:
         raise ParameterError(f"align={align!r} is not one of {', '.join(ALIGNS)}")
     check_positive_int("bars", bars)
+    if normalize not in NORMALIZE:
+        raise ParameterError(f"normalize={normalize!r} is not one of {', '.join(NORMALIZE)}")
     workers = (os.cpu_count() or 1) if workers is None else workers
     check_positive_int("workers", workers)
     samples = int(round(seconds * sample_rate))
@@ -279,9 +288,10 @@ def prepare_folder(audio_dir: str | os.PathLike, out_path: str | os.PathLike, *,
     if not files:
         raise NoUsableAudioError(f"{root}: no files found", report)
     jobs = [(i, str(p), p.relative_to(root).as_posix(), samples, sample_rate, remainder, min_fill, silence_db,
-             align, bars) for i, p in enumerate(files)]
+             align, bars, normalize) for i, p in enumerate(files)]
     settings = {"audio_dir": str(root.resolve()), "seconds": seconds, "sample_rate": sample_rate,
-                "remainder": remainder, "min_fill": min_fill, "silence_db": silence_db, "align": align}
+                "remainder": remainder, "min_fill": min_fill, "silence_db": silence_db, "align": align,
+                "normalize": normalize}
     if align == "bars":
         settings.update(bars=bars, stretch="resample")
     writer = LoopWriter(out_path, samples=samples, sample_rate=sample_rate, dtype=dtype, created_by="prepare",

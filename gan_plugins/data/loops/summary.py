@@ -38,7 +38,7 @@ def summarize(data: np.ndarray, info: LoopsInfo, *, max_scan: int = 2000) -> dic
     dict with ``path``, ``n``, ``samples``, ``dtype``, ``sample_rate``, ``seconds_per_loop``, ``total_hours``,
     ``bytes``, ``scanned``, ``rms_dbfs`` (min, median, max over scanned loops; RMS level in dB re full scale),
     ``peak_max``, ``silent_loops`` (scanned loops below -60 dBFS RMS), ``non_finite_loops``, ``created_by``,
-    ``source_files``, and ``styles`` / ``bpm`` (counts and range) when the sidecar has labels.
+    ``source_files``, and ``styles`` / ``bpm`` / ``source_bpm`` (counts and ranges) when the sidecar has labels.
     """
     rows = scan_rows(info.n, max_scan)
     rms, peaks, bad = [], [], 0
@@ -69,6 +69,9 @@ def summarize(data: np.ndarray, info: LoopsInfo, *, max_scan: int = 2000) -> dic
     bpms = [lab["bpm"] for lab in labels if isinstance(lab.get("bpm"), int | float)]
     if bpms:
         out["bpm"] = [float(min(bpms)), float(max(bpms))]
+    source_bpms = [lab["source_bpm"] for lab in labels if isinstance(lab.get("source_bpm"), int | float)]
+    if source_bpms:  # bar-aligned loops (prepare --align bars): the estimated tempo of their tracks
+        out["source_bpm"] = [float(min(source_bpms)), float(max(source_bpms))]
     return out
 
 

@@ -6,8 +6,9 @@ The onset envelope is specrep's spectral flux (:func:`specrep.descriptors.onset_
 1. **Tempo** — a comb over the envelope's autocorrelation (the rhythm metrics' ``_autocorrelation``): each
    candidate tempo on a 0.1 % grid in 60-200 BPM sums the autocorrelation at its first 16 beat lags (interpolated,
    up to 4 bars), weighted by the rhythm metrics' log-normal tempo prior (centre 120 BPM, one octave wide, as
-   librosa's). Several multiples settle the octave better than the single highest lag (29 of 30 procedural
-   4-bar loops against 6 of 30) and lags of several bars pin the period to a fraction of a percent.
+   librosa's). A tempo twice too slow misses the odd beats and one twice too fast
+   pays for its off-beat lags, so several multiples settle the octave better than the single highest lag; lags of
+   several bars pin the period to a fraction of a percent.
 2. **Beat phase** — the phase that maximises the mean onset strength on the grid ``phase + k * beat``.
 3. **Bar phase** — the beat of the bar (one of ``beats_per_bar``) at which the spectrum changes most from the
    previous beat, on average (mean log energies in 40 bands per beat: chord and bass changes land on the one).

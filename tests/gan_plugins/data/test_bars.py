@@ -79,6 +79,12 @@ def test_prepare_bars_every_loop_is_exactly_one_bar(drum_folder, tmp_path, capsy
         right += abs(est / truth[src] - 1) < 0.02
     assert right >= 0.85 * len(truth)
     assert all(lab["bpm"] == pytest.approx(120.0) and lab["bars"] == 1 for lab in meta["labels"])
+    assert main(["data", "info", str(out)]) == 0
+    estimates = [lab["source_bpm"] for lab in meta["labels"]]
+    lo, hi = min(estimates), max(estimates)
+    line = [x for x in capsys.readouterr().out.splitlines() if x.startswith("source tempo (estimated): ")][0]
+    est_lo, est_hi = (float(v) for v in line.split(": ")[1].split(" BPM")[0].split("-"))
+    assert est_lo == pytest.approx(lo, abs=0.05) and est_hi == pytest.approx(hi, abs=0.05)
 
 
 def test_prepare_bars_bad_input_one_line_no_traceback(tmp_path, capsys):

@@ -175,3 +175,25 @@ def test_real_recordings_in_mixed_formats(tmp_path):
     got = np.asarray(data[first + 1])
     assert np.corrcoef(got, expected)[0, 1] > 0.99
     np.testing.assert_allclose(np.sqrt(np.mean(got ** 2)), np.sqrt(np.mean(expected ** 2)), rtol=0.02)
+
+
+def test_normalize_peak_scales_each_file_to_full_scale(tmp_path):
+    folder = tmp_path / "hot"
+    folder.mkdir()
+    loud = _loop(2.0, SR, 11)
+    loud = 2.5 * loud / np.abs(loud).max()             # a float render that exceeds full scale
+    quiet = 0.1 * _loop(2.0, SR, 12) / np.abs(_loop(2.0, SR, 12)).max()
+    sf.write(folder / "loud.wav", loud, SR, subtype="FLOAT")
+    sf.write(folder / "quiet.wav", quiet, SR, subtype="FLOAT")
+    kept = prepare_folder(folder, tmp_path / "kept.npy", seconds=1.0, sample_rate=SR, workers=1, progress=False)
+    data, _ = open_loops(kept.out)
+    assert np.abs(data[:2]).max() == pytest.approx(2.5, rel=1e-3)  # default: levels as decoded
+    norm = prepare_folder(folder, tmp_path / "norm.npy", seconds=1.0, sample_rate=SR, workers=1, progress=False,
+                          normalize="peak")
+    data, info = open_loops(norm.out)
+    peaks = np.abs(data).max(axis=1)
+    assert max(peaks[:2]) == pytest.approx(1.0, rel=1e-6) and max(peaks[2:]) == pytest.approx(1.0, rel=1e-6)
+    np.testing.assert_allclose(data[:2], np.asarray(open_loops(kept.out)[0][:2]) / 2.5, rtol=1e-5, atol=1e-6)
+    assert info.meta["settings"]["normalize"] == "peak"
+    with pytest.raises(ParameterError, match="normalize"):
+        prepare_folder(folder, tmp_path / "x.npy", seconds=1.0, normalize="rms", progress=False)
