@@ -124,7 +124,8 @@ def cmd_evaluate_audio(args: argparse.Namespace) -> None:
         return
     f, lo, hi = report["fake_scores"], report["floor"], report["ceiling"]
     print(f"{report['n_fake']} generated vs {report['n_real']} real loops at {report['sample_rate']} Hz "
-          f"(NDB bins: k={report['k']})")
+          f"(NDB bins: k={report['k']}; floor: {report['n_held_out']} held-out vs {report['n_reference']} reference "
+          f"loops, split by {'track' if report['floor_split'] == 'tracks' else 'row'})")
     print(f"{'':14}{'fake':>10}{'floor':>10}{'ceiling':>10}")
     for key, label in (("ndb_k", "NDB/K"), ("jsd", "JSD"), ("fdd", "FDD")):
         print(f"{label:<14}{f[key]:>10.3f}{lo[key]:>10.3f}{hi[key]:>10.3f}")

@@ -18,7 +18,7 @@ from gan_plugins.data.loops.source import flags_for
 from gan_plugins.metrics.audio import NDBReference, descriptor_features, frechet_descriptor_distance
 from specrep.errors import AudioFileError, ParameterError
 
-__all__ = ["read_loops", "evaluate_audio"]
+__all__ = ["read_loops", "source_groups", "evaluate_audio"]
 
 _AUDIO = {".wav", ".flac", ".ogg", ".aiff", ".aif", ".mp3"}
 
@@ -39,14 +39,9 @@ def read_loops(path: str | os.PathLike, *, sample_rate: int | None = None, sampl
     waves : np.ndarray (N, samples); sample_rate : int; skipped : list of "file: reason"
     """
     path = Path(path)
-    rng = np.random.default_rng(seed)
     if path.is_file():
-        ds = LoopDataset(path, **flags_for(path, **(source or {})))
-        if ds.sample_rate is None:
-            raise ParameterError(f"{path}: the sample rate of this raw memmap is unknown; give --sample-rate")
-        rows = np.arange(len(ds))
-        if limit is not None and limit < len(rows):
-            rows = np.sort(rng.choice(rows, size=limit, replace=False))
+        ds = _dataset(path, source)
+        rows = _pick_rows(len(ds), limit, seed)
         waves = np.stack([ds[int(i)].numpy() for i in rows])
         if sample_rate is not None and ds.sample_rate != sample_rate:
             waves = specrep.io.resample(waves, ds.sample_rate, sample_rate)
@@ -71,6 +66,61 @@ def read_loops(path: str | os.PathLike, *, sample_rate: int | None = None, sampl
     return np.stack(waves), int(sample_rate), skipped
 
 
+def _dataset(path: Path, source: Mapping[str, Any] | None) -> LoopDataset:
+    ds = LoopDataset(path, **flags_for(path, **(source or {})))
+    if ds.sample_rate is None:
+        raise ParameterError(f"{path}: the sample rate of this raw memmap is unknown; give --sample-rate")
+    return ds
+
+
+def _pick_rows(n: int, limit: int | None, seed: int) -> np.ndarray:
+    """The rows :func:`read_loops` reads from a dataset of ``n`` loops: all, or ``limit`` drawn by ``seed``."""
+    rows = np.arange(n)
+    if limit is not None and limit < n:
+        rows = np.sort(np.random.default_rng(seed).choice(rows, size=limit, replace=False))
+    return rows
+
+
+def source_groups(path: str | os.PathLike, *, limit: int | None = None, seed: int = 0,
+                  source: Mapping[str, Any] | None = None) -> np.ndarray | None:
+    """Source track of each loop :func:`read_loops` returns for ``path`` (same ``limit``, ``seed``), or None.
+
+    None unless ``path`` is a dataset whose sidecar names a source file for its loops, with at least two distinct
+    ones; loops without a source get a group of their own.
+    """
+    path = Path(path)
+    if not path.is_file():
+        return None
+    ds = _dataset(path, source)
+    item_source = ds.info.meta.get("item_source")
+    if not isinstance(item_source, list) or len(item_source) != len(ds):
+        return None
+    src = np.asarray(item_source, dtype=np.int64)
+    known = np.unique(src[src >= 0])
+    if known.size < 2:
+        return None
+    groups = np.where(src >= 0, src, known.max() + 1 + np.arange(src.size))
+    return groups[_pick_rows(len(ds), limit, seed)]
+
+
+def _halves(n: int, groups: np.ndarray | None, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Reference and held-out rows: whole tracks when ``groups`` is given (in a shuffled order, the reference
+    takes tracks until it holds half the loops), else a random half of the rows."""
+    rng = np.random.default_rng(seed)
+    if groups is None:
+        order = rng.permutation(n)
+        return order[: n // 2], order[n // 2:]
+    ids = np.unique(groups)
+    ref_ids, count = [], 0
+    for g in rng.permutation(ids):
+        if count >= n // 2 or len(ref_ids) == ids.size - 1:
+            break
+        ref_ids.append(g)
+        count += int((groups == g).sum())
+    ref = np.isin(groups, ref_ids)
+    return np.flatnonzero(ref), np.flatnonzero(~ref)
+
+
 def _fit(waves: np.ndarray, samples: int | None) -> np.ndarray:
     if samples is None or waves.shape[-1] == samples:
         return waves.astype(np.float32, copy=False)
@@ -88,13 +138,17 @@ def evaluate_audio(real: str | os.PathLike, fake: str | os.PathLike, *, k: int =
 
     The real set is split in two halves: the NDB bins and descriptor statistics come from the first; the floor
     scores the second half against it (what a perfect model would get at this sample size); the ceiling scores
-    noise at the real loops' level.
+    noise at the real loops' level. When the real set is a dataset whose sidecar names each loop's source track,
+    the halves are **whole tracks** (``floor_split: "tracks"``): held-out loops of songs the reference also holds
+    would make the floor look better than any model of unseen music can be. Otherwise rows
+    (``floor_split: "rows"``).
     """
     real_w, sr, real_skipped = read_loops(real, limit=limit, seed=seed, source=source)
     fake_w, _, fake_skipped = read_loops(fake, sample_rate=sr, samples=real_w.shape[1], limit=limit, seed=seed,
                                          source=source)
-    order = np.random.default_rng(seed).permutation(len(real_w))
-    ref_w, held_w = real_w[order[: len(order) // 2]], real_w[order[len(order) // 2:]]
+    groups = source_groups(real, limit=limit, seed=seed, source=source)
+    ref_rows, held_rows = _halves(len(real_w), groups, seed)
+    ref_w, held_w = real_w[ref_rows], real_w[held_rows]
     k = min(k, max(2, len(ref_w) // 4))
     ref = NDBReference(ref_w, sr, k=k, seed=seed)
     feats = descriptor_features(ref_w, sr)
@@ -105,4 +159,5 @@ def evaluate_audio(real: str | os.PathLike, fake: str | os.PathLike, *, k: int =
 
     return {"real": str(real), "fake": str(fake), "sample_rate": sr, "n_real": len(real_w), "n_fake": len(fake_w),
             "k": k, "fake_scores": scores(fake_w), "floor": scores(held_w), "ceiling": scores(noise),
-            "skipped": real_skipped + fake_skipped}
+            "floor_split": "rows" if groups is None else "tracks", "n_reference": len(ref_rows),
+            "n_held_out": len(held_rows), "skipped": real_skipped + fake_skipped}
