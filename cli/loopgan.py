@@ -20,7 +20,7 @@ from pathlib import Path
 from specrep.errors import ParameterError
 
 # Modules that add a command group with ``register(subparsers)``: ``data`` and ``walk``/``demo``.
-COMMAND_GROUPS = ("loopgan_cli.loopgan_data", "loopgan_cli.loopgan_walk")
+COMMAND_GROUPS = ("loopgan_cli.loopgan_data", "loopgan_cli.loopgan_walk", "loopgan_cli.loopgan_studio")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -133,20 +133,28 @@ def cmd_evaluate_audio(args: argparse.Namespace) -> None:
         print(f"skipped {line}")
 
 
-def cmd_benchmark_representations(args: argparse.Namespace) -> None:
-    import shlex
-    import sys
-
-    from gan_plugins.benchmarks.representations import benchmark_representations, write_report
-
+def _labelled_runs(items: list[str]) -> dict[str, str]:
+    """``["LABEL=RUN" or "RUN", ...]`` -> ``{label: run}`` (a bare run is labelled by its folder name)."""
     runs = {}
-    for item in args.runs:
+    for item in items:
         label, sep, path = item.partition("=")
         runs[label if sep else Path(item).name] = path if sep else item
-    result = benchmark_representations(runs, args.data, n=args.n, n_real=args.n_real, k=args.k, seed=args.seed,
-                                       out_dir=args.out_dir)
-    command = "loopgan " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    path = write_report(result, args.report or args.out_dir / "report.md", command=command)
+    return runs
+
+
+def _command_line() -> str:
+    """The command as typed, for the report's header."""
+    import shlex
+
+    return "loopgan " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+
+
+def cmd_benchmark_representations(args: argparse.Namespace) -> None:
+    from gan_plugins.benchmarks.representations import benchmark_representations, write_report
+
+    result = benchmark_representations(_labelled_runs(args.runs), args.data, n=args.n, n_real=args.n_real, k=args.k,
+                                       seed=args.seed, out_dir=args.out_dir)
+    path = write_report(result, args.report or args.out_dir / "report.md", command=_command_line())
     if args.json:
         _print_json(result)
     else:
@@ -162,6 +170,18 @@ def cmd_pretrained(args: argparse.Namespace) -> None:
         return
     for r in rows:
         print(f"{r['name']:<16} {r.get('description', '')}")
+
+
+def cmd_benchmark_progressive(args: argparse.Namespace) -> None:
+    from gan_plugins.benchmarks.progressive import benchmark_progressive, write_progressive_report
+
+    result = benchmark_progressive(_labelled_runs(args.runs), args.data, n=args.n, n_real=args.n_real, k=args.k,
+                                   seed=args.seed, out_dir=args.out_dir)
+    path = write_progressive_report(result, args.report or args.out_dir / "report.md", command=_command_line())
+    if args.json:
+        _print_json({k: v for k, v in result.items() if k != "boundaries"})
+    else:
+        print(path.read_text(), end="")
 
 
 def cmd_benchmark_losses(args: argparse.Namespace) -> None:
@@ -246,18 +266,23 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--no-progress", action="store_true")
     b.set_defaults(func=cmd_benchmark_losses)
 
-    b = bsub.add_parser("representations", help="trained audio models side by side (IF vs phase reconstruction)")
-    b.add_argument("runs", nargs="+", metavar="[LABEL=]RUN", help="run folders or checkpoints to compare")
-    b.add_argument("--data", required=True, help="the loop dataset they were trained on")
-    b.add_argument("-n", type=int, default=500, help="generated loops per model")
-    b.add_argument("--n-real", type=int, default=1000, help="real loops that define the NDB bins")
-    b.add_argument("-k", type=int, default=50, help="NDB bins")
-    b.add_argument("--seed", type=int, default=0)
-    b.add_argument("--out-dir", type=Path, default=Path("out/benchmark-representations"),
-                   help="audio examples, spectrogram sheets and training curves (default: %(default)s)")
-    b.add_argument("--report", type=Path, default=None, help="Markdown report (default: OUT_DIR/report.md)")
-    b.add_argument("--json", action="store_true")
-    b.set_defaults(func=cmd_benchmark_representations)
+    for name, helptext, func in (
+            ("representations", "trained audio models side by side (IF vs phase reconstruction)",
+             cmd_benchmark_representations),
+            ("progressive", "progressive growing vs fixed resolution: scores, images seen, wall-clock",
+             cmd_benchmark_progressive)):
+        b = bsub.add_parser(name, help=helptext)
+        b.add_argument("runs", nargs="+", metavar="[LABEL=]RUN", help="run folders or checkpoints to compare")
+        b.add_argument("--data", required=True, help="the loop dataset they were trained on")
+        b.add_argument("-n", type=int, default=500, help="generated loops per model")
+        b.add_argument("--n-real", type=int, default=1000, help="real loops that define the NDB bins")
+        b.add_argument("-k", type=int, default=50, help="NDB bins")
+        b.add_argument("--seed", type=int, default=0)
+        b.add_argument("--out-dir", type=Path, default=Path(f"out/benchmark-{name}"),
+                       help="audio examples, spectrograms and training curves (default: %(default)s)")
+        b.add_argument("--report", type=Path, default=None, help="Markdown report (default: OUT_DIR/report.md)")
+        b.add_argument("--json", action="store_true")
+        b.set_defaults(func=func)
 
     _register_groups(sub)
     return parser
