@@ -20,7 +20,7 @@ from pathlib import Path
 from specrep.errors import ParameterError
 
 # Modules that add a command group with ``register(subparsers)``: ``data`` and ``walk``/``demo``.
-COMMAND_GROUPS = ("loopgan_cli.loopgan_data", "loopgan_cli.loopgan_walk")
+COMMAND_GROUPS = ("loopgan_cli.loopgan_data", "loopgan_cli.loopgan_walk", "loopgan_cli.loopgan_studio")
 
 
 class _Parser(argparse.ArgumentParser):
