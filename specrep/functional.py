@@ -169,7 +169,8 @@ def phase_to_if(phase: torch.Tensor, dim: int = -1) -> torch.Tensor:
 
     Returns
     -------
-    torch.Tensor, same shape, values in [-1, 1)
+    torch.Tensor, same shape, values in [-1, 1]: [-1, 1) after the first frame; the first frame is the phase / pi,
+    which is +1 where torch.angle returns pi
     """
     d = wrap(torch.diff(phase, dim=dim))  # == diff(unwrap(phase)) but never forms the large unwrapped values
     return torch.cat([phase.narrow(dim, 0, 1), d], dim=dim) / math.pi
