@@ -165,8 +165,8 @@ class LogMagnitude(Block):
 class InstantaneousFrequency(Block):
     """Phase (channel 1) -> instantaneous frequency: unwrap along time, first difference, / pi; exact inverse.
 
-    Input and output ``(..., 2, freq, frames)``; IF lies in [-1, 1] ([-1, 1) after the first frame). The inverse accumulates in float64, so the
-    float32 round trip stays exact over any number of frames.
+    Input and output ``(..., 2, freq, frames)``; IF lies in [-1, 1] ([-1, 1) after the first frame). The inverse
+    accumulates in float64, so the float32 round trip stays exact over any number of frames.
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
