@@ -7,7 +7,6 @@ import csv
 import numpy as np
 import pytest
 
-from gan_plugins.api import get_plugin
 from gan_plugins.benchmarks.progressive import benchmark_progressive, cumulative_seconds, write_progressive_report
 from gan_plugins.data.procedural.synth_dataset import write_synth_dataset
 from gan_plugins.train import train
