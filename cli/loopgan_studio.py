@@ -33,7 +33,7 @@ def cmd_export(args: argparse.Namespace) -> None:
     out = Path(args.out)
     if out.is_dir():
         raise ParameterError(f"-o {out} is a directory; give a file name")
-    meta = export_model(args.model, out, fmt=args.format, gl_init=args.gl_init, gl_n_iter=args.gl_iter,
+    meta = export_model(args.model, out, fmt=args.format, gl_init=args.gl_init, gl_n_iter=args.gl_n_iter,
                         rescale=not args.no_rescale, label=str(args.model))
     if args.json:
         print(json.dumps(meta, indent=2, sort_keys=True))
@@ -64,7 +64,7 @@ def register(subparsers) -> None:
     p.add_argument("--gl-init", choices=("random", "zeros"), default="random",
                    help="magnitude-only models: Griffin-Lim's initial phase (PGHI cannot be traced; default random, "
                         "specrep's seeded phase)")
-    p.add_argument("--gl-iter", type=int, default=None, help="magnitude-only models: Griffin-Lim iterations "
+    p.add_argument("--gl-n-iter", type=int, default=None, help="magnitude-only models: Griffin-Lim iterations "
                                                              "(default: the model's)")
     p.add_argument("--no-rescale", action="store_true",
                    help="return loops as synthesised (default: each loop divided by max(1, its peak), as render)")

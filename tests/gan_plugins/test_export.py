@@ -134,7 +134,7 @@ def test_folding_keeps_the_generator_and_removes_the_runtime_scale():
 
 def test_export_refuses_bad_settings(tmp_path):
     assert loopgan.main(["export", "gansynth-mel-gl", "--format", "torchscript", "-o", str(tmp_path / "g.pt"),
-                         "--gl-iter", "-1"]) == 2
+                         "--gl-n-iter", "-1"]) == 2
     assert loopgan.main(["export", "no-such-model", "--format", "onnx", "-o", str(tmp_path / "g.onnx")]) == 2
     assert loopgan.main(["export", "dcgan-mnist", "--format", "torchscript", "-o", str(tmp_path / "d.pt")]) == 2
     assert not list(tmp_path.iterdir())
