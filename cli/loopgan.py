@@ -185,12 +185,18 @@ def cmd_benchmark_progressive(args: argparse.Namespace) -> None:
 
 
 def cmd_benchmark_losses(args: argparse.Namespace) -> None:
+    from gan_plugins.benchmarks.loss_plan import parse_shard
     from gan_plugins.benchmarks.losses import run_loss_benchmark
     from gan_plugins.train import parse_overrides
 
     losses = [s for s in args.losses.split(",") if s] if args.losses else None
-    run_loss_benchmark(args.out, losses=losses, seeds=args.seeds, steps=args.steps, evals=args.evals,
-                       overrides=parse_overrides(args.set), progress=not args.no_progress)
+    given = {k: getattr(args, k) for k in ("seeds", "cap", "eval_every", "patience", "min_improvement")
+             if getattr(args, k) is not None}  # the rest: BENCHMARK_DEFAULTS of the library
+    if args.neighbourhood is not None:
+        given["neighbourhood"] = args.neighbourhood == "on"
+    run_loss_benchmark(args.out, losses=losses, width=args.width, overrides=parse_overrides(args.set),
+                       shard=parse_shard(args.shard), budget_s=args.budget_hours * 3600 if args.budget_hours else None,
+                       progress=not args.no_progress, **given)
     print((Path(args.out) / "summary.md").read_text(), end="")
 
 
@@ -256,10 +262,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("benchmark", help="benchmarks")
     bsub = p.add_subparsers(dest="benchmark", required=True, metavar="BENCHMARK")
-    b = bsub.add_parser("losses", help="every adversarial loss x seeds on MNIST")
-    b.add_argument("--seeds", type=int, default=3)
-    b.add_argument("--steps", type=int, default=1500)
-    b.add_argument("--evals", type=int, default=10, help="Fréchet-distance evaluations per run")
+    b = bsub.add_parser("losses", help="every adversarial loss x hyper-parameter neighbourhood x seeds on MNIST, "
+                                       "each run until its FD stops improving; resumable, shardable")
+    # defaults (None here): gan_plugins.benchmarks.losses.BENCHMARK_DEFAULTS, see docs/mnist-benchmark.md
+    b.add_argument("--seeds", type=int, default=None, help="seeds per hyper-parameter point (default 3)")
+    b.add_argument("--neighbourhood", choices=("on", "off"), default=None,
+                   help="also train lr x1/4, x4 (wgan: clip x1/4, x4; wgan-gp: lambda x0.1, x10) (default on)")
+    b.add_argument("--cap", type=int, default=None, help="maximum generator steps per run (default 30000)")
+    b.add_argument("--eval-every", type=int, default=None,
+                   help="generator steps between FD evaluations (default 1000)")
+    b.add_argument("--patience", type=int, default=None,
+                   help="evaluations without improvement that stop a run (default 4)")
+    b.add_argument("--min-improvement", type=float, default=None,
+                   help="relative FD drop that counts as an improvement (default 0.05)")
+    b.add_argument("--width", type=int, default=None, help="DCGAN width (default: the plugin's)")
+    b.add_argument("--shard", default="0/1", help="i/n: train runs i, i+n, ... of the plan (one process per core)")
+    b.add_argument("--budget-hours", type=float, default=None,
+                   help="stop cleanly (resumable) before a segment would start after this many hours")
     b.add_argument("--losses", default="", help="comma-separated subset (default: all)")
     b.add_argument("--out", type=Path, default=Path("runs/benchmark-losses"))
     b.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")

@@ -1,14 +1,27 @@
-"""The adversarial-loss benchmark on MNIST: every loss x several seeds, same DCGAN, same number of generator steps.
+"""The adversarial-loss benchmark on MNIST: loss x hyper-parameter neighbourhood x seed, each run trained until its
+Fréchet distance stops improving, resumable across processes and sessions.
 
-Each run is an ordinary :func:`gan_plugins.train.train` run with a :class:`MnistEvaluator` hooked in. Per-run results
-are appended to ``runs.jsonl`` as they finish (a restarted benchmark skips runs already there), then aggregated into
-``summary.json`` / ``summary.md`` with a Fréchet-distance-over-steps plot and the final sample grid per loss.
+- The plan (:mod:`gan_plugins.benchmarks.loss_plan`) lists every run; ``shard=(i, n)`` takes every n-th one, so n
+  processes (one per core) share a plan and one output folder.
+- Each run (:mod:`gan_plugins.benchmarks.loss_runs`) trains in segments of ``eval_every`` generator steps with an
+  evaluation after each, until early stop (:mod:`gan_plugins.benchmarks.early_stop`), ``cap`` steps or divergence,
+  and then appends one JSON line to ``runs.jsonl`` (FD curve against generator steps, discriminator updates and
+  training seconds). A restarted benchmark skips the runs in ``runs.jsonl`` and resumes an interrupted run from its
+  folder's ``last.pt``.
+- :func:`aggregate` and :func:`gan_plugins.benchmarks.loss_report.write_report` turn ``runs.jsonl`` (every shard's
+  runs) into ``summary.json``, ``summary.md``, ``fd_curves.png`` and ``grid_<loss>.png``.
+
+Folder layout: ``OUT/plan.json`` (the settings; a restart with other settings is refused), ``OUT/runs.jsonl``,
+``OUT/runs/<loss>/<point>/seed<k>/`` (trainer run folder + ``bench_state.json``), the report files.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
-import shutil
+import shlex
+import sys
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -16,147 +29,287 @@ from typing import Any
 import numpy as np
 
 from gan_plugins.api import get_plugin
+from gan_plugins.benchmarks.curves import common_budgets, curve_at
+from gan_plugins.benchmarks.loss_plan import DEFAULT_POINT, build_plan, shard_plan
+from gan_plugins.benchmarks.loss_report import write_report
+from gan_plugins.benchmarks.loss_runs import train_planned_run
 from gan_plugins.losses import available_losses, get_loss
-from gan_plugins.metrics.mnist import MnistEvaluator
-from gan_plugins.metrics.stability import run_stability
-from gan_plugins.train import resolve_config, train
-from specrep.errors import check_positive_int
+from gan_plugins.metrics.stability import fd_distribution
+from gan_plugins.train import resolve_config
+from specrep.errors import ParameterError, check_positive_int
 
-__all__ = ["aggregate", "run_loss_benchmark", "write_report"]
+__all__ = ["BENCHMARK_DEFAULTS", "aggregate", "benchmark_command", "read_runs", "run_loss_benchmark",
+           "write_report"]
+
+#: Defaults of :func:`run_loss_benchmark` (and of ``loopgan benchmark losses``).
+BENCHMARK_DEFAULTS: dict[str, Any] = {
+    "seeds": 3,
+    "neighbourhood": True,
+    "cap": 30000,            # generator steps: a generous cap, early stopping normally ends a run first
+    "eval_every": 1000,      # generator steps per segment = between two FD evaluations
+    "patience": 4,           # evaluations without an improvement that stop a run
+    "min_improvement": 0.05,  # an evaluation improves when its FD is 5 % below the last improving one
+}
 
 
-def run_loss_benchmark(out: str | Path, *, losses: Sequence[str] | None = None, seeds: int = 3, steps: int = 1500,
-                       plugin: str = "dcgan", data: str = "mnist", evals: int = 10,
-                       overrides: Mapping[str, Any] | None = None, progress: bool = True) -> dict[str, Any]:
-    """Train ``plugin`` with every loss for ``seeds`` seeds and ``steps`` generator steps; score and aggregate.
+def run_loss_benchmark(out: str | Path, *, losses: Sequence[str] | None = None,
+                       seeds: int = BENCHMARK_DEFAULTS["seeds"],
+                       neighbourhood: bool = BENCHMARK_DEFAULTS["neighbourhood"],
+                       cap: int = BENCHMARK_DEFAULTS["cap"], eval_every: int = BENCHMARK_DEFAULTS["eval_every"],
+                       patience: int = BENCHMARK_DEFAULTS["patience"],
+                       min_improvement: float = BENCHMARK_DEFAULTS["min_improvement"], width: int | None = None,
+                       plugin: str = "dcgan", data: str = "mnist", overrides: Mapping[str, Any] | None = None,
+                       shard: tuple[int, int] = (0, 1), budget_s: float | None = None,
+                       max_segments: int | None = None, evaluator: Any = None,
+                       progress: bool = True) -> dict[str, Any]:
+    """Run (or continue) this shard's part of the plan, then aggregate every finished run into the report.
 
     Parameters
     ----------
     out : path
-        Benchmark folder (``runs/<loss>/seed<k>/``, ``runs.jsonl``, ``summary.*``, PNGs).
+        Benchmark folder (module docstring).
     losses : sequence of str, optional
         Default: every registered loss.
-    seeds, steps, evals : int > 0
-        Seeds per loss, generator steps per run, Fréchet-distance evaluations per run (evenly spaced).
+    seeds : int > 0
+        Seeds per hyper-parameter point.
+    neighbourhood : bool
+        Also train the neighbourhood points (:data:`gan_plugins.benchmarks.loss_plan.NEIGHBOURHOOD`).
+    cap, eval_every : int > 0
+        Maximum generator steps per run; generator steps between evaluations (a segment).
+    patience, min_improvement : int > 0, float in [0, 1)
+        Early stop: ``patience`` evaluations in a row without an FD ``min_improvement`` below the last improving one.
+    width : int > 0, optional
+        The plugin's ``width`` (same as ``overrides={"width": ...}``).
     overrides : mapping, optional
-        Extra settings for every run (e.g. ``{"width": 16}``); each loss keeps its own literature defaults.
+        Settings for every run; each loss keeps its literature defaults unless its point moves one.
+    shard : (int, int)
+        ``(i, n)``: train only runs ``i, i+n, ...`` of the plan.
+    budget_s, max_segments : optional
+        Stop this process (leaving the current run resumable) before a segment would start after ``budget_s``
+        seconds or after ``max_segments`` segments; the report is still written.
+    evaluator : optional
+        ``evaluator(generator, step) -> {"fd", "coverage", ...}`` with ``floor``/``ceiling`` attributes; default
+        :class:`gan_plugins.metrics.mnist.MnistEvaluator` (built once per process).
+    progress : bool
+        Print one line per segment on stderr.
 
     Returns
     -------
     dict
-        The aggregate written to ``summary.json``.
+        The aggregate written to ``summary.json`` (:func:`aggregate` plus ``config``, ``plan_runs``, ``command``).
     """
     check_positive_int("seeds", seeds)
-    check_positive_int("steps", steps)
-    check_positive_int("evals", evals)
+    check_positive_int("cap", cap)
+    check_positive_int("eval_every", eval_every)
+    check_positive_int("patience", patience)
+    if not 0 <= float(min_improvement) < 1:
+        raise ParameterError(f"min_improvement={min_improvement!r} must be in [0, 1)")
+    if budget_s is not None and not budget_s > 0:
+        raise ParameterError(f"budget_s={budget_s!r} must be > 0")
+    if max_segments is not None:
+        check_positive_int("max_segments", max_segments)
     losses = list(losses or available_losses())
     for name in losses:
         get_loss(name)
+    over = dict(overrides or {})
+    if width is not None:
+        check_positive_int("width", width)
+        over["width"] = int(width)
+    plan = build_plan(losses, seeds=seeds, neighbourhood=neighbourhood)
+    mine = shard_plan(plan, shard)
+    settings = {"plugin": plugin, "data": data, "losses": losses, "seeds": seeds, "neighbourhood": bool(neighbourhood),
+                "cap": int(cap), "eval_every": int(eval_every), "patience": int(patience),
+                "min_improvement": float(min_improvement), "overrides": over}
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    plug = get_plugin(plugin)
-    log = out / "runs.jsonl"
-    done = {(r["loss"], r["seed"]) for r in _read_runs(log)}
-    evaluator = None
-    for seed in range(seeds):
-        for name in losses:
-            if (name, seed) in done:
-                continue
-            run_dir = out / "runs" / name / f"seed{seed}"
-            if run_dir.exists():
-                shutil.rmtree(run_dir)  # an interrupted run: start it again from scratch
-            cfg_over = {"seed": seed, "eval_every": max(steps // evals, 1), "sample_every": 0, "ckpt_every": 0,
-                        "log_every": max(steps // 200, 1), **dict(overrides or {})}
-            cfg = resolve_config(plug, loss=name, data=data, overrides=cfg_over)
-            if evaluator is None:
-                evaluator = MnistEvaluator(lambda n, g, cfg=cfg: plug.latent(n, cfg, generator=g), data=data)
-            res = train(plugin, data=data, loss=name, out=run_dir, steps=steps, overrides=cfg_over,
-                        evaluator=evaluator, progress=progress, raise_on_diverge=False)
-            train_s = max(res.seconds - res.eval_seconds, 1e-9)
-            row = {"loss": name, "seed": seed, "steps": res.step, "steps_per_s": res.step / train_s,
-                   "seconds": res.seconds, "floor": evaluator.floor, "ceiling": evaluator.ceiling,
-                   "n_critic": cfg["n_critic"], "diverged": res.diverged, "fd_curve": [(e["step"], e["fd"])
-                                                                                       for e in res.evals],
-                   **run_stability(res.history, res.evals, ceiling=evaluator.ceiling, diverged=res.diverged)}
-            with open(log, "a") as fh:
-                fh.write(json.dumps(row) + "\n")
-    summary = aggregate(_read_runs(log), losses)
-    summary["config"] = {"plugin": plugin, "data": data, "seeds": seeds, "steps": steps,
-                         "overrides": dict(overrides or {})}
-    write_report(out, summary, _read_runs(log))
+    _check_plan_file(out / "plan.json", settings)
+    log_path = out / "runs.jsonl"
+    done = {r["run_id"] for r in read_runs(log_path)}
+
+    t0, segments = time.perf_counter(), [0]
+
+    def may_continue() -> bool:
+        if max_segments is not None and segments[0] >= max_segments:
+            return False
+        if budget_s is not None and time.perf_counter() - t0 >= budget_s:
+            return False
+        segments[0] += 1
+        return True
+
+    def say(line: str) -> None:
+        if progress:
+            print(f"[shard {shard[0]}/{shard[1]}] {line}", file=sys.stderr, flush=True)
+
+    todo = [run for run in mine if run.run_id not in done]
+    if todo and evaluator is None:
+        evaluator = _mnist_evaluator(plugin, data, todo[0].loss, over)
+    for run in todo:
+        record = train_planned_run(run, out / "runs" / run.run_id, settings, evaluator,
+                                   may_continue=may_continue, log=say)
+        if record is None:
+            say(f"stopped by the budget; {run.run_id} resumes from its last.pt next time")
+            break
+        _append_locked(log_path, record)
+    runs = read_runs(log_path)
+    summary = aggregate(runs, losses)
+    summary.update({"config": settings, "plan_runs": len(plan), "command": benchmark_command(settings, out)})
+    write_report(out, summary, runs)
     return summary
 
 
-def _read_runs(path: Path) -> list[dict[str, Any]]:
+def _mnist_evaluator(plugin: str, data: str, loss: str, overrides: Mapping[str, Any]):
+    """The benchmark's default evaluator: :class:`MnistEvaluator` with the plugin's latent (built once)."""
+    from gan_plugins.metrics.mnist import MnistEvaluator
+
+    plug = get_plugin(plugin)
+    cfg = resolve_config(plug, loss=loss, data=data, overrides=overrides)
+    return MnistEvaluator(lambda n, g: plug.latent(n, cfg, generator=g), data=data)
+
+
+def _check_plan_file(path: Path, settings: Mapping[str, Any]) -> None:
+    """Write ``plan.json`` or check that it holds the same settings (shards and restarts must agree)."""
+    current = json.loads(json.dumps(settings))
+    if path.exists():
+        stored = json.loads(path.read_text())
+        diff = sorted(k for k in set(stored) | set(current) if stored.get(k) != current.get(k))
+        if diff:
+            raise ParameterError(f"{path} was written with other settings ({', '.join(diff)}: "
+                                 f"{[stored.get(k) for k in diff]} vs {[current.get(k) for k in diff]}); "
+                                 "use another --out or the same options")
+        return
+    path.write_text(json.dumps(current, indent=2) + "\n")
+
+
+def _append_locked(path: Path, record: Mapping[str, Any]) -> None:
+    """Append one JSON line under an exclusive lock (several shards share ``runs.jsonl``)."""
+    with open(path, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            fh.write(json.dumps(record) + "\n")
+            fh.flush()
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def read_runs(path: str | Path) -> list[dict[str, Any]]:
+    """The records of ``runs.jsonl`` (empty when absent); one record per run id (the first one written)."""
+    path = Path(path)
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    seen, runs = set(), []
+    for line in path.read_text().splitlines():
+        if line.strip():
+            r = json.loads(line)
+            if r["run_id"] not in seen:
+                seen.add(r["run_id"])
+                runs.append(r)
+    return runs
 
 
-def aggregate(runs: Sequence[Mapping[str, Any]], losses: Sequence[str]) -> dict[str, Any]:
-    """Per-loss mean/std of the run statistics; counts of NaN-stopped, collapsed and failed runs."""
-    per_loss = {}
+def benchmark_command(settings: Mapping[str, Any], out: str | Path) -> str:
+    """The ``loopgan benchmark losses`` command line that trains the plan of ``settings`` into ``out`` (one
+    process; add ``--shard i/n`` to split it)."""
+    if settings.get("plugin", "dcgan") != "dcgan" or settings.get("data", "mnist") != "mnist":
+        return f"run_loss_benchmark(plugin={settings['plugin']!r}, data={settings['data']!r}, ...) (no CLI form)"
+    parts = ["loopgan", "--threads", "1", "benchmark", "losses"]
+    if list(settings["losses"]) != available_losses():
+        parts += ["--losses", ",".join(settings["losses"])]
+    parts += ["--seeds", str(settings["seeds"]), "--neighbourhood", "on" if settings["neighbourhood"] else "off",
+              "--cap", str(settings["cap"]), "--eval-every", str(settings["eval_every"]),
+              "--patience", str(settings["patience"]), "--min-improvement", f"{settings['min_improvement']:g}"]
+    over = dict(settings["overrides"])
+    if "width" in over:
+        parts += ["--width", str(over.pop("width"))]
+    for k, v in over.items():
+        parts += ["--set", f"{k}={json.dumps(v)}"]
+    return "OMP_NUM_THREADS=1 " + shlex.join([*parts, "--out", str(out)])
+
+
+def _median(values: Sequence[float]) -> float:
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    return float(np.median(v)) if len(v) else float("nan")
+
+
+def _at_budgets(rs: Sequence[Mapping[str, Any]], axis: str, budgets: np.ndarray) -> list[dict[str, float]]:
+    """Per budget: median, min and max over ``rs`` of FD, and median coverage, interpolated on ``axis``."""
+    rows = []
+    curves = [r["curve"] for r in rs if r["curve"]]
+    for b in budgets:
+        fd = [float(curve_at([p[axis] for p in c], [p["fd"] for p in c], b)) for c in curves]
+        cov = [float(curve_at([p[axis] for p in c], [p["coverage"] for p in c], b)) for c in curves]
+        ok = [v for v in fd if np.isfinite(v)]
+        rows.append({"budget": float(b), "fd_median": _median(fd), "fd_min": min(ok) if ok else float("nan"),
+                     "fd_max": max(ok) if ok else float("nan"), "coverage_median": _median(cov), "runs": len(ok)})
+    return rows
+
+
+def aggregate(runs: Sequence[Mapping[str, Any]], losses: Sequence[str], *, n_budgets: int = 4) -> dict[str, Any]:
+    """Per-loss statistics of finished runs.
+
+    Parameters
+    ----------
+    runs : sequence of dict
+        ``runs.jsonl`` records (:func:`gan_plugins.benchmarks.loss_runs.train_planned_run`).
+    losses : sequence of str
+        Report order; losses without runs are left out.
+    n_budgets : int > 0
+        Common budgets per axis (:func:`gan_plugins.benchmarks.curves.common_budgets` over the default-point runs
+        of every loss), shared by all losses.
+
+    Returns
+    -------
+    dict
+        ``floor``, ``noise_fd``, ``best_fd_all`` (best final FD over every run), ``budgets`` (``d_updates``,
+        ``train_s``), ``cpu_s_total``, ``train_s_total``, ``runs_done`` and ``losses``: per loss ``n_critic``,
+        ``seeds`` (:func:`fd_distribution` of the final FD of the default point's runs), ``neighbourhood``
+        (the same over every run of the loss, near = within 2x the loss's best), ``share_within_2x_all`` (within 2x
+        ``best_fd_all``), ``final`` (default point: median coverage, steps, D updates, training seconds,
+        stop counts), ``stopped`` (counts of ``early``/``cap``/``diverged`` over every run of the loss),
+        ``nan_stops``, ``collapsed``, ``failed``,
+        ``points`` (per point: final FDs, median, min, max, median coverage, overrides) and ``at_d_updates`` /
+        ``at_train_s`` (per budget: FD median/min/max and median coverage over the default point's seeds).
+    """
+    check_positive_int("n_budgets", n_budgets)
+    finals = [r["final_fd"] for r in runs if np.isfinite(r["final_fd"])]
+    best_all = min(finals) if finals else float("nan")
+    default = [r for r in runs if r["point"] == DEFAULT_POINT]
+    budgets = {axis: common_budgets([[p[axis] for p in r["curve"]] for r in default], n_budgets)
+               for axis in ("d_updates", "train_s")}
+    per_loss: dict[str, Any] = {}
     for name in losses:
         rs = [r for r in runs if r["loss"] == name]
         if not rs:
             continue
-
-        def ms(key, rs=rs):
-            v = np.array([r[key] for r in rs], dtype=np.float64)
-            v = v[np.isfinite(v)]
-            return (float(v.mean()), float(v.std())) if len(v) else (float("nan"), float("nan"))
-
+        ds = [r for r in rs if r["point"] == DEFAULT_POINT]
+        points: dict[str, Any] = {}
+        for r in rs:
+            p = points.setdefault(r["point"], {"overrides": r["overrides"], "fds": [], "coverage": []})
+            p["fds"].append(r["final_fd"])
+            p["coverage"].append(r["final_coverage"])
+        for p in points.values():
+            ok = [v for v in p["fds"] if np.isfinite(v)]
+            p.update({"median": _median(p["fds"]), "min": min(ok) if ok else float("nan"),
+                      "max": max(ok) if ok else float("nan"), "coverage_median": _median(p.pop("coverage"))})
         per_loss[name] = {
-            "runs": len(rs),
-            "fd": ms("final_fd"), "best_fd": ms("best_fd"), "coverage": ms("final_coverage"),
-            "steps_per_s": ms("steps_per_s"), "loss_g_oscillation": ms("loss_g_oscillation"),
-            "grad_norm_d": ms("grad_norm_d"), "grad_norm_g": ms("grad_norm_g"),
+            "n_critic": rs[0]["n_critic"], "runs": len(rs),
+            "seeds": fd_distribution([r["final_fd"] for r in ds]) if ds else None,
+            "neighbourhood": fd_distribution([r["final_fd"] for r in rs]),
+            "share_within_2x_all": fd_distribution([r["final_fd"] for r in rs], best=best_all)["share_within"],
+            "best_fd": float(np.nanmin([r["best_fd"] for r in rs])) if any(
+                np.isfinite(r["best_fd"]) for r in rs) else float("nan"),
+            "final": {"coverage": _median([r["final_coverage"] for r in ds]),
+                      "steps": _median([r["steps"] for r in ds]), "d_updates": _median([r["d_updates"] for r in ds]),
+                      "train_s": _median([r["train_s"] for r in ds]),
+                      "stopped": {k: sum(r["stopped"] == k for r in ds) for k in ("early", "cap", "diverged")}},
+            "stopped": {k: sum(r["stopped"] == k for r in rs) for k in ("early", "cap", "diverged")},
             "nan_stops": int(sum(r["nan_stop"] for r in rs)), "collapsed": int(sum(r["collapsed"] for r in rs)),
-            "failed": int(sum(r["failed"] for r in rs)), "n_critic": rs[0]["n_critic"],
+            "failed": int(sum(r["failed"] for r in rs)), "points": points,
+            "at_d_updates": _at_budgets(ds, "d_updates", budgets["d_updates"]),
+            "at_train_s": _at_budgets(ds, "train_s", budgets["train_s"]),
         }
     first = runs[0] if runs else {}
-    return {"floor": first.get("floor"), "ceiling": first.get("ceiling"), "losses": per_loss}
-
-
-def write_report(out: Path, summary: Mapping[str, Any], runs: Sequence[Mapping[str, Any]]) -> None:
-    """Write ``summary.json``, ``summary.md``, ``fd_over_steps.png`` and ``grid_<loss>.png`` into ``out``."""
-    from specrep.plotting import subplots
-
-    out = Path(out)
-    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    lines = [f"FD floor (held-out real vs train real): {summary['floor']:.2f}; "
-             f"ceiling (uniform noise vs train real): {summary['ceiling']:.1f}", "",
-             "| loss | n_critic | runs | final FD mean ± std | best FD | class coverage | NaN stops | collapsed "
-             "| failed | G-loss oscillation | median grad-norm D / G | steps/s |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for name, s in summary["losses"].items():
-        lines.append(
-            f"| {name} | {s['n_critic']} | {s['runs']} | {s['fd'][0]:.2f} ± {s['fd'][1]:.2f} | {s['best_fd'][0]:.2f} "
-            f"| {s['coverage'][0]:.1f} | {s['nan_stops']} | {s['collapsed']} | {s['failed']} "
-            f"| {s['loss_g_oscillation'][0]:.3f} | {s['grad_norm_d'][0]:.2f} / {s['grad_norm_g'][0]:.2f} "
-            f"| {s['steps_per_s'][0]:.1f} |")
-    (out / "summary.md").write_text("\n".join(lines) + "\n")
-
-    names = list(summary["losses"])
-    fig, axes = subplots(2, (len(names) + 1) // 2, figsize=(4 * ((len(names) + 1) // 2), 6.5), sharey=True,
-                             squeeze=False)
-    for ax, name in zip(axes.flat, names, strict=False):
-        for r in (r for r in runs if r["loss"] == name):
-            if r["fd_curve"]:
-                st, fd = zip(*r["fd_curve"], strict=True)
-                ax.plot(st, fd, marker=".", label=f"seed {r['seed']}")
-        ax.axhline(summary["floor"], color="k", ls="--", lw=0.8, label="floor (real vs real)")
-        ax.set_yscale("log")
-        ax.set_title(name)
-        ax.set_xlabel("generator step")
-    for ax in axes[:, 0]:
-        ax.set_ylabel("Fréchet distance (classifier features)")
-    axes.flat[0].legend(fontsize=7)
-    for ax in list(axes.flat)[len(names):]:
-        ax.axis("off")
-    fig.tight_layout()
-    fig.savefig(out / "fd_over_steps.png", dpi=110)
-    for name in names:
-        grids = sorted((out / "runs" / name / "seed0" / "samples").glob("step_*.png"))
-        if grids:
-            shutil.copyfile(grids[-1], out / f"grid_{name}.png")
+    return {"floor": first.get("floor"), "noise_fd": first.get("noise_fd"), "best_fd_all": best_all,
+            "budgets": {k: v.tolist() for k, v in budgets.items()}, "runs_done": len(runs),
+            "cpu_s_total": float(sum(r["cpu_s"] for r in runs)),
+            "train_s_total": float(sum(r["train_s"] for r in runs)), "losses": per_loss}

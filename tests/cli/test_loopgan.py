@@ -80,14 +80,31 @@ def test_plugins_and_pretrained_listing(capsys):
 
 
 def test_benchmark_losses_tiny(capsys, tmp_path):
-    code, out, _ = run(capsys, "benchmark", "losses", "--losses", "hinge,wgan", "--seeds", "1", "--steps", "2",
-                       "--evals", "1", "--out", str(tmp_path), "--set", "width=4", "--set", "batch_size=8",
+    code, out, _ = run(capsys, "benchmark", "losses", "--losses", "hinge,wgan", "--seeds", "1", "--neighbourhood",
+                       "off", "--cap", "2", "--eval-every", "1", "--patience", "2", "--min-improvement", "0.1",
+                       "--width", "4", "--set", "batch_size=8", "--shard", "0/1", "--out", str(tmp_path),
                        "--no-progress")
     assert code == 0 and "| hinge | 1 | 1 |" in out and "| wgan | 5 | 1 |" in out
     summary = json.loads((tmp_path / "summary.json").read_text())
-    assert set(summary["losses"]) == {"hinge", "wgan"} and summary["floor"] < summary["ceiling"]
-    assert (tmp_path / "fd_over_steps.png").is_file() and (tmp_path / "grid_hinge.png").is_file()
-    assert len((tmp_path / "runs.jsonl").read_text().splitlines()) == 2
+    assert set(summary["losses"]) == {"hinge", "wgan"} and summary["floor"] < summary["noise_fd"]
+    assert summary["config"]["overrides"] == {"width": 4, "batch_size": 8} and summary["config"]["cap"] == 2
+    assert (tmp_path / "fd_curves.png").is_file() and (tmp_path / "grid_hinge.png").is_file()
+    runs = [json.loads(line) for line in (tmp_path / "runs.jsonl").read_text().splitlines()]
+    assert [len(r["curve"]) for r in runs] == [2, 2] and [r["curve"][-1]["d_updates"] for r in runs] == [2, 10]
+    code, _, err = run(capsys, "benchmark", "losses", "--shard", "2/2", "--out", str(tmp_path / "x"))
+    assert code == 2 and "shard" in err
+
+
+def test_benchmark_losses_help_states_the_library_defaults(capsys):
+    from gan_plugins.benchmarks.losses import BENCHMARK_DEFAULTS as bd
+
+    with pytest.raises(SystemExit):
+        loopgan.main(["benchmark", "losses", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for flag, value in (("seeds", bd["seeds"]), ("cap", bd["cap"]), ("eval_every", bd["eval_every"]),
+                        ("patience", bd["patience"]), ("min_improvement", bd["min_improvement"])):
+        assert f"(default {value})" in text, flag
+    assert f"(default {'on' if bd['neighbourhood'] else 'off'})" in text
 
 
 def test_command_groups_register_through_their_module(capsys, monkeypatch):

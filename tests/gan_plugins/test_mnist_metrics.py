@@ -54,8 +54,8 @@ def test_floor_is_far_below_ceiling_and_real_digits_score_at_the_floor():
 def test_stability_summary():
     hist = [{"loss_d": 1.0, "loss_g": (-1) ** i, "grad_norm_d": 2.0, "grad_norm_g": 3.0} for i in range(10)]
     evals = [{"step": 5, "fd": 50.0, "coverage": 10}, {"step": 10, "fd": 20.0, "coverage": 9}]
-    s = run_stability(hist, evals, ceiling=1000.0)
+    s = run_stability(hist, evals, noise_fd=1000.0)
     assert s["final_fd"] == 20.0 and s["best_fd"] == 20.0 and s["loss_g_oscillation"] == pytest.approx(2.0)
     assert (s["nan_stop"], s["collapsed"], s["failed"], s["grad_norm_d"]) == (0.0, 0.0, 0.0, 2.0)
-    bad = run_stability(hist, [{"step": 10, "fd": 900.0, "coverage": 2}], ceiling=1000.0, diverged="nan")
+    bad = run_stability(hist, [{"step": 10, "fd": 900.0, "coverage": 2}], noise_fd=1000.0, diverged="nan")
     assert (bad["nan_stop"], bad["collapsed"], bad["failed"]) == (1.0, 1.0, 1.0)
