@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -100,7 +101,14 @@ def _markdown(summary: Mapping[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _figure(out: Path, summary: Mapping[str, Any], runs: Sequence[Mapping[str, Any]]) -> None:
+def _atomic(path: Path, write: Callable[[Path], Any]) -> None:
+    """``write(tmp)`` then rename onto ``path``: shards finishing together never leave a half-written file."""
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def _figure(path: Path, summary: Mapping[str, Any], runs: Sequence[Mapping[str, Any]]) -> None:
     from specrep.plotting import subplots
 
     fig, axes = subplots(1, len(_AXES), figsize=(5 * len(_AXES), 4), sharey=True, squeeze=False)
@@ -127,7 +135,7 @@ def _figure(out: Path, summary: Mapping[str, Any], runs: Sequence[Mapping[str, A
     axes[0, 0].legend(fontsize=7)
     fig.suptitle("FD over training, default hyper-parameters: median over seeds, band = min–max")
     fig.tight_layout()
-    fig.savefig(out / "fd_curves.png", dpi=110)
+    fig.savefig(path, dpi=110)
 
 
 def write_report(out: str | Path, summary: Mapping[str, Any], runs: Sequence[Mapping[str, Any]]) -> None:
@@ -137,15 +145,15 @@ def write_report(out: str | Path, summary: Mapping[str, Any], runs: Sequence[Map
     folder under ``out/runs``).
     """
     out = Path(out)
-    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    (out / "summary.md").write_text(_markdown(summary))
+    _atomic(out / "summary.json", lambda p: p.write_text(json.dumps(summary, indent=2) + "\n"))
+    _atomic(out / "summary.md", lambda p: p.write_text(_markdown(summary)))
     if runs:
-        _figure(out, summary, runs)
+        _atomic(out / "fd_curves.png", lambda p: _figure(p, summary, runs))
     for name in summary["losses"]:
         ranked = sorted((r for r in runs if r["loss"] == name and r["point"] == DEFAULT_POINT
                          and math.isfinite(r["final_fd"])), key=lambda r: r["final_fd"])
         for r in ranked:
             grids = sorted((out / "runs" / r["run_id"] / "samples").glob("step_*.png"))
             if grids:
-                shutil.copyfile(grids[-1], out / f"grid_{name}.png")
+                _atomic(out / f"grid_{name}.png", lambda p, src=grids[-1]: shutil.copyfile(src, p))
                 break

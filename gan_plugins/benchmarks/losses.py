@@ -196,8 +196,14 @@ def read_runs(path: str | Path) -> list[dict[str, Any]]:
     path = Path(path)
     if not path.exists():
         return []
+    with open(path) as fh:  # shared lock: another shard may be appending
+        fcntl.flock(fh, fcntl.LOCK_SH)
+        try:
+            text = fh.read()
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
     seen, runs = set(), []
-    for line in path.read_text().splitlines():
+    for line in text.splitlines():
         if line.strip():
             r = json.loads(line)
             if r["run_id"] not in seen:
