@@ -105,7 +105,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     if args.json:
         _print_json(report)
         return
-    print(f"Fréchet distance {scores['fd']:.2f}  (floor, held-out real: {ev.floor:.2f}; ceiling, noise: "
+    print(f"Fréchet distance {scores['fd']:.2f}  (floor, held-out real: {ev.floor:.2f}; noise reference: "
           f"{ev.ceiling:.1f}; {ev.n_samples} samples)")
     print(f"class coverage {scores['coverage']:.0f}/10, KL(class histogram || uniform) {scores['kl_uniform']:.4f}, "
           f"mean confidence {scores['confidence']:.3f}, confident (>0.9) {scores['confident_frac']:.3f}")
@@ -126,7 +126,7 @@ def cmd_evaluate_audio(args: argparse.Namespace) -> None:
     print(f"{report['n_fake']} generated vs {report['n_real']} real loops at {report['sample_rate']} Hz "
           f"(NDB bins: k={report['k']}; floor: {report['n_held_out']} held-out vs {report['n_reference']} reference "
           f"loops, split by {'track' if report['floor_split'] == 'tracks' else 'row'})")
-    print(f"{'':14}{'fake':>10}{'floor':>10}{'ceiling':>10}")
+    print(f"{'':14}{'fake':>10}{'floor':>10}{'noise':>10}")
     for key, label in (("ndb_k", "NDB/K"), ("jsd", "JSD"), ("fdd", "FDD")):
         print(f"{label:<14}{f[key]:>10.3f}{lo[key]:>10.3f}{hi[key]:>10.3f}")
     for line in report["skipped"]:
@@ -241,7 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_sample)
 
     p = sub.add_parser("evaluate", help="MNIST: Fréchet distance and class coverage of a model; audio: NDB/K and "
-                                         "FDD of --fake loops against --real loops (each with floor and ceiling)")
+                                         "FDD of --fake loops against --real loops (each with floor and noise reference)")
     p.add_argument("model", metavar="RUN_OR_NAME", nargs="?")
     p.add_argument("--real", help="audio: a loop dataset (.npy with sidecar, bare .npy, raw memmap, source "
                                   "descriptor) or a folder of audio files")
