@@ -241,7 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_sample)
 
     p = sub.add_parser("evaluate", help="MNIST: Fréchet distance and class coverage of a model; audio: NDB/K and "
-                                         "FDD of --fake loops against --real loops (each with floor and noise reference)")
+                                         "FDD of --fake loops against --real loops (with floor and noise reference)")
     p.add_argument("model", metavar="RUN_OR_NAME", nargs="?")
     p.add_argument("--real", help="audio: a loop dataset (.npy with sidecar, bare .npy, raw memmap, source "
                                   "descriptor) or a folder of audio files")
