@@ -177,6 +177,13 @@ def _ola(frames: torch.Tensor, hop: int, total: int) -> torch.Tensor:
     return out.reshape(b, total)
 
 
+def random_phase(shape, generator: torch.Generator | None = None, *, dtype=torch.float32) -> torch.Tensor:
+    """The random initial phase of Griffin-Lim: uniform in [0, 2 pi), shape ``(n_freqs, n_frames)``, drawn on the
+    generator's device (CPU without one). ``init="random"`` uses exactly this draw, shared by a batch's items."""
+    device = "cpu" if generator is None else generator.device
+    return TWO_PI * torch.rand(tuple(shape), generator=generator, dtype=dtype, device=device)
+
+
 def _initial_angles(mag, params, init, tol, generator):
     if isinstance(init, torch.Tensor):
         if init.shape != mag.shape:
@@ -187,9 +194,8 @@ def _initial_angles(mag, params, init, tol, generator):
         return torch.polar(torch.ones_like(mag), torch.zeros_like(mag))
     if init == "random":
         # Drawn for one item and shared across the batch, so an item's result does not depend on its batch.
-        u = torch.rand(mag.shape[-2:], generator=generator, dtype=mag.dtype, device="cpu" if generator is None
-                       else generator.device).to(mag.device).expand(mag.shape)
-        return torch.polar(torch.ones_like(mag), TWO_PI * u)
+        phase = random_phase(mag.shape[-2:], generator, dtype=mag.dtype).to(mag.device).expand(mag.shape)
+        return torch.polar(torch.ones_like(mag), phase)
     # PGHI's noise phase (below tol) is seeded by the generator's seed, so PhaseReconstruction.seed reaches it
     seed = 0 if generator is None else int(generator.initial_seed())
     return torch.polar(torch.ones_like(mag), pghi(mag.detach(), params, tol=tol, seed=seed))

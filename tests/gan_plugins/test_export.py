@@ -113,10 +113,14 @@ def test_peaks_follow_the_rescale_setting(exported):
 
 
 def test_magnitude_model_at_its_own_iterations(exported):
-    # 32 momentum iterations amplify rounding: the Python model itself moves by ~2.6e-4 when z moves by 1e-7
+    # 32 momentum iterations amplify rounding (the Python model itself moves by ~2.6e-4 when z moves by 1e-7), so the
+    # TorchScript graph runs the Python decoder's own ops (TracedDecoder), from the same seeded initial phase
     outs, refs, meta = exported
     assert meta["gl-ts-32"]["gl_n_iter"] == 32 and meta["gl-ts-32"]["gl_init"] == "random"
-    assert relative_rms(outs["gl-ts-32"][0], refs["gl-ts-32"]) < 2e-3
+    assert relative_rms(outs["gl-ts-32"][0], refs["gl-ts-32"]) < 1e-6
+    # dynamic batch: one latent alone rounds differently in the generator's kernels, which 32 momentum iterations
+    # amplify (4.9e-4 relative, the same as the Python model run at batch 1 vs 8)
+    assert relative_rms(outs["gl-ts-32"][1][0], outs["gl-ts-32"][0][0]) < 2e-3
 
 
 def test_folding_keeps_the_generator_and_removes_the_runtime_scale():
