@@ -5,9 +5,11 @@ The graph holds, in order:
 1. the EMA generator with every equalised-LR layer folded into a plain ``nn.Linear`` / ``nn.Conv2d`` (weights
    multiplied by their run-time He constant once, at export);
 2. the normalisation inverse (clip to [-1, 1], ``(y - shift) / scale`` per channel);
-3. the representation's inverse, written with real arithmetic only (no complex tensors, no ``torch.fft``, so the
-   same code traces to TorchScript and exports to ONNX): DFTs are matrix products with cos/sin bases that include
-   the analysis/synthesis window, overlap-add is a sum of padded slices.
+3. the representation's inverse. TorchScript graphs of magnitude models trace the Python decoder itself
+   (:class:`TracedDecoder`: specrep's blocks, ``torch.istft``, the same initial phase), so they match it op for op.
+   ONNX graphs, and TorchScript graphs of IF models, use :class:`ExportedDecoder`, written with real arithmetic
+   only (no complex tensors, no ``torch.fft``; ONNX has no inverse STFT): DFTs are matrix products with cos/sin
+   bases that include the analysis/synthesis window, overlap-add is a sum of padded slices.
 
    - IF representations (``mel-if``, ``mag-if``): mel IF -> linear rows by the model's unprojection matrix, phase =
      cumulative sum of ``IF * pi`` in float64, wrapped to [-pi, pi) before the cast (as specrep does), then the
