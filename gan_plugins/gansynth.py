@@ -197,10 +197,11 @@ class GANSynthPlugin:
                                   width_base=int(config["width_base"]))
         return g, d
 
-    def _split_rows(self, n: int, config: Mapping[str, Any], split: str) -> np.ndarray:
+    def _split_rows(self, n: int, config: Mapping[str, Any], split: str, data: str | Path | None = None
+                    ) -> np.ndarray:
         """Sorted row indices of ``split`` in a dataset of ``n`` loops; about ``test_fraction`` of them are test.
 
-        **By source** when the sidecar of ``config["data"]`` (the trainer always sets it) names a source file for the
+        **By source** when the sidecar of ``data`` (default ``config["data"]``) names a source file for the
         rows and there are at least two: whole source files (tracks) go to the test split in a fixed shuffled order
         until it holds about ``test_fraction`` of the rows, so no track has loops on both sides (segments of one
         song on both sides inflate every held-out score). Rows without a source count as their own group.
@@ -215,7 +216,7 @@ class GANSynthPlugin:
         target = max(1, int(round(n * float(config["test_fraction"]))))
         rng = np.random.default_rng(12345)
         groups = None
-        data = config.get("data")
+        data = config.get("data") if data is None else data
         if isinstance(data, str | Path) and Path(data).is_file():
             try:
                 meta = open_loops(data)[1].meta
@@ -266,7 +267,7 @@ class GANSynthPlugin:
         if config.get("loop_samples") is None:
             out["loop_samples"] = full.info.samples
         if config.get("norm_scale") is None or config.get("norm_shift") is None:
-            rows = self._split_rows(len(full), config, "train")
+            rows = self._split_rows(len(full), config, "train", data)
             pick = rows[np.linspace(0, len(rows) - 1, min(256, len(rows))).astype(int)]
             waves = np.stack([full[int(i)].numpy() for i in pick])
             feats = AudioFeatures({**config, **out, "norm_scale": None, "norm_shift": None})
@@ -276,7 +277,7 @@ class GANSynthPlugin:
     def dataset(self, data: str, config: Mapping[str, Any], *, split: str) -> LoopDataset:
         """The loops of ``data`` in ``split`` (read-only; ``config`` is not modified)."""
         full = self._open(data, config)
-        return LoopDataset(data, indices=self._split_rows(len(full), config, split))
+        return LoopDataset(data, indices=self._split_rows(len(full), config, split, data))
 
     def features(self, batch: Tensor, config: Mapping[str, Any], schedule_state: Mapping[str, Any]) -> Tensor:
         return self.audio_features(config).encode(batch)

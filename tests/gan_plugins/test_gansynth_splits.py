@@ -80,3 +80,18 @@ def test_a_long_track_is_not_held_out_when_it_would_overshoot(tmp_path):
     n = sum(sizes)
     test = plugin._split_rows(n, _cfg(path, 0.1), "test")
     assert 7 not in set(_sources(path)[test]) and 0.5 * n * 0.1 <= len(test) <= 1.5 * n * 0.1
+
+
+def test_the_split_follows_the_dataset_given_not_the_config_of_the_run(tracks, tmp_path):
+    # a run's config names where it was trained (possibly another machine's path); a benchmark opening the same loops
+    # elsewhere must split them by track as training did, or held-out loops share tracks with training loops
+    import shutil
+
+    copy = tmp_path / "elsewhere.npy"
+    shutil.copy(tracks, copy)
+    shutil.copy(tracks.with_suffix(".json"), copy.with_suffix(".json"))
+    stale = {**_cfg(tmp_path / "gone" / "tracks.npy", 0.2)}  # the path in the run's config no longer exists
+    held = plugin.dataset(str(copy), stale, split="test")
+    sources = _sources(copy)
+    train_rows = plugin.dataset(str(copy), stale, split="train")
+    assert not set(sources[held.indices]) & set(sources[train_rows.indices]) - {-1}
