@@ -122,6 +122,7 @@ class GanPlugin(Protocol):
 
     # Audio plugins (``output_kind == "audio"``) must also provide, and the registry checks it:
     #   ``audio_features(config) -> gan_plugins.audio_features.AudioFeatures`` (encode/decode of the feature map)
+    #   ``final_size(samples, config) -> samples (N, C, rows, frames)`` as the decoder reads them
     #   ``render(samples (N, C, H, W), config, *, rescale=True) -> waves (N, samples)`` at ``config["sample_rate"]``
     # (the CLI's sample/walk/demo and the representation benchmark use them); see :class:`AudioPlugin`.
     # Optional (not required by the trainer): ``smoke_config(folder: Path) -> (data: str, overrides: dict)`` gives a
@@ -137,6 +138,11 @@ class AudioPlugin(GanPlugin, Protocol):
 
     def audio_features(self, config: Mapping[str, Any]) -> Any:
         """The :class:`~gan_plugins.audio_features.AudioFeatures` (waves <-> features) of ``config``."""
+        ...
+
+    def final_size(self, samples: Tensor, config: Mapping[str, Any]) -> Tensor:
+        """Generated features ``(N, C, h, w)`` as the decoder reads them, ``(N, C, rows, frames)`` (identity for a
+        fixed-resolution model; a progressive model mid-growth upsamples its smaller features)."""
         ...
 
     def render(self, samples: Tensor, config: Mapping[str, Any], *, rescale: bool = True) -> Tensor:
@@ -176,7 +182,7 @@ _BROKEN: dict[tuple[str, str], str] = {}
 
 _REQUIRED = ("name", "output_kind", "default_config", "build", "prepare", "dataset", "features", "latent",
              "schedule", "apply_schedule", "save_samples", "save_grid")
-_REQUIRED_AUDIO = ("audio_features", "render")
+_REQUIRED_AUDIO = ("audio_features", "final_size", "render")
 
 
 def _entry_points() -> dict[str, tuple[md.EntryPoint, PluginInfo]]:

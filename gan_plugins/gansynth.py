@@ -292,6 +292,14 @@ class GANSynthPlugin:
     def apply_schedule(self, generator: nn.Module, discriminator: nn.Module, state: Mapping[str, Any]) -> None:
         return None
 
+    def final_size(self, samples: Tensor, config: Mapping[str, Any]) -> Tensor:
+        """Generated features as the decoder reads them, ``(N, C, rows, frames)``: a fixed-resolution model's are
+        already that size (checked)."""
+        shape = tuple(self.audio_features(config).shape)
+        if tuple(samples.shape[1:]) != shape:
+            raise ParameterError(f"features of shape {tuple(samples.shape[1:])}, the decoder reads {shape}")
+        return samples
+
     def render(self, samples: Tensor, config: Mapping[str, Any], *, rescale: bool = True) -> Tensor:
         """Generated features ``(N, C, rows, frames)`` -> waves ``(N, loop_samples)``: in [-1, 1] with ``rescale``
         (a loop peaking above full scale is scaled down by its peak), as synthesised without it."""

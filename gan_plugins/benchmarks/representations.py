@@ -46,6 +46,7 @@ def _generate(plugin, generator, cfg, n: int, seed: int, batch: int = 64) -> tup
 
 def _consistency(plugin, cfg, feats: torch.Tensor) -> float:
     af = plugin.audio_features(cfg)
+    feats = plugin.final_size(feats, cfg)  # a progressive model mid-growth makes smaller features
     x = af.norm.inverse(feats.clamp(-1, 1)) if af.norm is not None else feats
     return float(specrep.metrics.spectral_consistency_db(af.chain, x, length=af.model_samples).mean())
 

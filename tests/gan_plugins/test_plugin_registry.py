@@ -124,7 +124,7 @@ def test_audio_plugin_without_render_or_feature_map_is_broken(on_path):
     # an audio plugin must provide render() and audio_features(): the CLI's sample/walk and the benchmarks call them
     src = TINY_PLUGIN.replace('output_kind = "image"', 'output_kind = "audio"').replace("tinyplug", "mutepl")
     make_distribution(on_path, "muteplug", {"mutepl": "mutepl_mod:plugin"}, {"mutepl_mod": src})
-    with pytest.raises(api.PluginError, match="missing audio_features, render"):
+    with pytest.raises(api.PluginError, match="missing audio_features, final_size, render"):
         api.get_plugin("mutepl")
 
 

@@ -29,16 +29,21 @@ def runs(tmp_path_factory):
     data = str(write_synth_dataset(root / "loops.npy", n=48, seconds=0.1, seed=0, progress=False))
     train("progressive", data=data, loss="wgan-gp", out=root / "prog", steps=8,
           overrides={**TINY, "stage_images": 4, "fade_images": 4, "stage_batch_size": [2, 2, 4]}, progress=False)
+    # and one stopped mid-growth (fading in level 1): its features are smaller than the decoder's
+    train("progressive", data=data, loss="wgan-gp", out=root / "mid", steps=3,
+          overrides={**TINY, "stage_images": 4, "fade_images": 4}, progress=False)
     train("gansynth", data=data, loss="wgan-gp", out=root / "fixed", steps=3, overrides=TINY, progress=False)
     # resume the fixed run: its log's clock restarts, the budget must still grow
     train("gansynth", data=data, loss="wgan-gp", out=root / "fixed", steps=6, resume=True, progress=False)
-    return data, {"prog": root / "prog", "fixed": root / "fixed"}
+    return data, {"prog": root / "prog", "fixed": root / "fixed", "mid": root / "mid"}
 
 
 def test_budget_rows_stage_boundaries_and_report(runs, tmp_path):
     data, paths = runs
     result = benchmark_progressive(paths, data, n=8, n_real=8, k=2, out_dir=tmp_path / "out")
     prog, fixed = result["runs"]["prog"], result["runs"]["fixed"]
+    mid = result["runs"]["mid"]  # scored like the others although its generator makes quarter-size features
+    assert mid["step"] == 3 and np.isfinite(mid["consistency_db"]) and np.isfinite(mid["fdd"])
     assert prog["progressive"] and not fixed["progressive"]
     # fixed: images = steps x batch x n_critic (GANSynth: 1 critic update per step)
     assert fixed["images"] == 6 * 2 * 1
