@@ -169,7 +169,7 @@ def _images_for_log(budget: Mapping[str, Any], steps: np.ndarray) -> np.ndarray:
 def write_progressive_report(result: Mapping[str, Any], path: str | Path, *, command: str) -> Path:
     """The representation report of ``result`` followed by the budget table (images, wall-clock) and the stage
     list of each progressive run."""
-    path = write_report(result, path, command=command)
+    path = write_report(result, path, command=command, title="Progressive growing vs fixed resolution")
     lines = ["", "## Budget of each checkpoint", "",
              "| model | progressive | steps | images seen | training wall-clock (min) |", "|---|---|---:|---:|---:|"]
     for label, r in result["runs"].items():

@@ -256,11 +256,15 @@ def _speed_table(result: Mapping[str, Any]) -> list[str]:
     return lines
 
 
-def write_report(result: Mapping[str, Any], path: str | Path, *, command: str) -> Path:
-    """Markdown table of :func:`benchmark_representations`' result, headed by the command that produced it."""
+REPORT_TITLE = "Representations: magnitude + phase reconstruction vs magnitude + instantaneous frequency"
+
+
+def write_report(result: Mapping[str, Any], path: str | Path, *, command: str, title: str = REPORT_TITLE) -> Path:
+    """Markdown table of :func:`benchmark_representations`' result, headed by ``title`` and the command that
+    produced it."""
     fl, ce = result["floor"], result["noise"]
     lines = [
-        "# Representations: magnitude + phase reconstruction vs magnitude + instantaneous frequency",
+        f"# {title}",
         "",
         f"Command: `{command}`",
         "",

@@ -63,7 +63,7 @@ def test_budget_rows_stage_boundaries_and_report(runs, tmp_path):
     assert np.isfinite(prog["seconds"]) and prog["seconds"] > 0
     report = write_progressive_report(result, tmp_path / "report.md", command="loopgan benchmark progressive ...")
     text = report.read_text()
-    assert "## Budget of each checkpoint" in text
+    assert text.startswith("# Progressive growing vs fixed resolution") and "## Budget of each checkpoint" in text
     assert "| prog | yes | 8 | 20 |" in text and "| fixed | no | 6 | 12 |" in text
     assert "Stages of prog:" in text and "| 1 |" in text
     assert (tmp_path / "out" / "progressive-curves.png").is_file()
