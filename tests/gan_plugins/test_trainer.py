@@ -203,8 +203,10 @@ def test_cuda_amp_step(tmp_path):
 def test_renamed_settings_are_read_under_their_new_names(tmp_path):
     from gan_plugins.train import upgrade_config
 
-    with pytest.warns(DeprecationWarning, match="'gl_iter' is now called 'gl_n_iter'"):
+    with pytest.warns(DeprecationWarning) as caught:
         got = upgrade_config({"gl_iter": 4, "mel_n_iter": 2, "z_dim": 8}, source="--set")
+    assert sorted(str(w.message) for w in caught) == ["--set key 'gl_iter' is now called 'gl_n_iter'",
+                                                       "--set key 'mel_n_iter' is now called 'mel_nnls_iter'"]
     assert got == {"gl_n_iter": 4, "mel_nnls_iter": 2, "z_dim": 8}
     with pytest.raises(ParameterError, match="both 'gl_iter' and its new name 'gl_n_iter'"):
         upgrade_config({"gl_iter": 4, "gl_n_iter": 5})
