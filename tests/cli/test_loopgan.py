@@ -8,24 +8,11 @@ import types
 
 import numpy as np
 import pytest
+from loopgan_run import assert_one_line_error, run
 
 from loopgan_cli import loopgan
 
 TINY = ["--set", "width=4", "--set", "batch_size=8", "--set", "sample_every=0", "--no-progress"]
-
-
-def run(capsys, *argv):
-    code = loopgan.main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def assert_one_line_error(code, err, pattern):
-    assert code != 0
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("loopgan") and ": error: " in lines[0] and pattern in lines[0], lines[0]
-    assert "Traceback" not in err
 
 
 @pytest.mark.parametrize(("argv", "pattern"), [

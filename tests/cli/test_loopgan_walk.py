@@ -8,26 +8,9 @@ import sys
 
 import numpy as np
 import pytest
+from loopgan_run import assert_one_line_error, run
 
 import specrep
-from loopgan_cli import loopgan
-
-
-def run(capsys, *argv):
-    try:
-        code = loopgan.main(list(argv))
-    except SystemExit as exc:  # argparse usage errors
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def assert_one_line_error(code, err, pattern):
-    assert code != 0
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("loopgan") and ": error: " in lines[0] and pattern in lines[0], lines[0]
-    assert "Traceback" not in err
 
 
 @pytest.mark.parametrize(("argv", "pattern"), [
