@@ -5,11 +5,11 @@ The graph holds, in order:
 1. the EMA generator with every equalised-LR layer folded into a plain ``nn.Linear`` / ``nn.Conv2d`` (weights
    multiplied by their run-time He constant once, at export);
 2. the normalisation inverse (clip to [-1, 1], ``(y - shift) / scale`` per channel);
-3. the representation's inverse. TorchScript graphs of magnitude models trace the Python decoder itself
-   (:class:`TracedDecoder`: specrep's blocks, ``torch.istft``, the same initial phase), so they match it op for op.
-   ONNX graphs, and TorchScript graphs of IF models, use :class:`ExportedDecoder`, written with real arithmetic
-   only (no complex tensors, no ``torch.fft``; ONNX has no inverse STFT): DFTs are matrix products with cos/sin
-   bases that include the analysis/synthesis window, overlap-add is a sum of padded slices.
+3. the representation's inverse. TorchScript graphs trace the Python decoder itself (:class:`TracedDecoder`:
+   specrep's blocks, ``torch.istft``, the same initial Griffin-Lim phase), so they match it op for op. ONNX graphs
+   use :class:`ExportedDecoder`, written with real arithmetic only (no complex tensors, no ``torch.fft``; ONNX has
+   no inverse STFT): DFTs are matrix products with cos/sin bases that include the analysis/synthesis window,
+   overlap-add is a sum of padded slices.
 
    - IF representations (``mel-if``, ``mag-if``): mel IF -> linear rows by the model's unprojection matrix, phase =
      cumulative sum of ``IF * pi`` in float64, wrapped to [-pi, pi) before the cast (as specrep does), then the
@@ -287,11 +287,11 @@ class ExportedDecoder(nn.Module):
 
 
 class TracedDecoder(nn.Module):
-    """The Python decoder itself (specrep's blocks: ``torch.istft``, the padded-domain fast Griffin-Lim), for
-    TorchScript only: op for op what ``render`` computes, so a magnitude model's graph matches it to float rounding
-    (momentum Griffin-Lim amplifies the DFT-matrix arithmetic of :class:`ExportedDecoder` to ~3e-4 at 32
-    iterations). The seeded initial phase is a constant of the graph (a traced random draw would draw anew at each
-    call). ONNX has no inverse STFT, so ONNX graphs use :class:`ExportedDecoder`.
+    """The Python decoder itself (specrep's blocks: ``torch.istft``, cumulative-sum IF, the padded-domain fast
+    Griffin-Lim), for TorchScript: op for op what ``render`` computes (momentum Griffin-Lim amplifies the DFT-matrix
+    arithmetic of :class:`ExportedDecoder` to 2.5e-4 at 32 iterations; benchmarks/bench_export.py). The seeded
+    initial phase is a constant of the graph (a traced random draw would draw anew at each call). ONNX has no
+    inverse STFT, so ONNX graphs use :class:`ExportedDecoder`.
 
     Parameters
     ----------
@@ -382,7 +382,7 @@ def _build(model, *, gl_init: str, gl_n_iter: int | None, rescale: bool, fmt: st
     if shape != tuple(features.shape):
         raise ParameterError(f"the generator gives features of shape {shape}, the decoder expects "
                              f"{tuple(features.shape)} (a progressive model before its final stage cannot be exported)")
-    exact = fmt == "torchscript" and not features.representation.endswith("if")
+    exact = fmt == "torchscript"  # TorchScript runs the Python decoder itself; ONNX has no inverse STFT
     decoder = (TracedDecoder if exact else ExportedDecoder)(features, rescale=rescale)
     return plugin, cfg, ExportedModel(generator, decoder).eval()
 

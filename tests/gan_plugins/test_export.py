@@ -101,7 +101,8 @@ def test_exported_graph_matches_the_python_model(exported, label):
     outs, refs, meta = exported
     out, one = outs[label]
     assert out.shape == refs[label].shape == (8, meta[label]["loop_samples"]) == (8, 32000)
-    assert relative_rms(out, refs[label]) < 1e-4
+    # TorchScript runs the Python decoder's own ops: exact; ONNX's DFT-matrix decoder: within rounding
+    assert relative_rms(out, refs[label]) < (1e-7 if "-ts" in label else 1e-4)
     np.testing.assert_allclose(one[0], out[0], atol=1e-4)  # the batch size is dynamic
     assert meta[label]["z_dim"] == 256 and meta[label]["sample_rate"] == 16000
 
@@ -117,7 +118,7 @@ def test_magnitude_model_at_its_own_iterations(exported):
     # TorchScript graph runs the Python decoder's own ops (TracedDecoder), from the same seeded initial phase
     outs, refs, meta = exported
     assert meta["gl-ts-32"]["gl_n_iter"] == 32 and meta["gl-ts-32"]["gl_init"] == "random"
-    assert relative_rms(outs["gl-ts-32"][0], refs["gl-ts-32"]) < 1e-6
+    assert relative_rms(outs["gl-ts-32"][0], refs["gl-ts-32"]) < 1e-7
     # dynamic batch: one latent alone rounds differently in the generator's kernels, which 32 momentum iterations
     # amplify (4.9e-4 relative, the same as the Python model run at batch 1 vs 8)
     assert relative_rms(outs["gl-ts-32"][1][0], outs["gl-ts-32"][0][0]) < 2e-3
