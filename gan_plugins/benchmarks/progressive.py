@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from gan_plugins.benchmarks.representations import benchmark_representations, write_report
+from gan_plugins.benchmarks.representations import benchmark_representations, trailing_mean, write_report
 from gan_plugins.checkpoint import load_checkpoint
 from gan_plugins.pretrained import resolve_checkpoint
 from specrep.errors import ParameterError
@@ -138,8 +138,7 @@ def _plot_budget_curves(budgets: Mapping[str, Mapping[str, Any]], path: Path) ->
         images = _images_for_log(b, log["step"])
         gap = log["d_real"] - log["d_fake"]
         win = max(1, len(gap) // 50)
-        kernel = np.ones(win) / win
-        smooth = np.convolve(gap, kernel, mode="valid")
+        smooth = trailing_mean(gap, win)
         axes[0].plot(images[win - 1:], smooth, color=colour, label=label)
         if "wall" in log:
             axes[1].plot(log["wall"][win - 1:] / 60.0, smooth, color=colour, label=label)

@@ -201,6 +201,12 @@ def _plot_rhythm(profiles: Mapping[str, np.ndarray], bpm: np.ndarray, path: Path
     fig.savefig(path, dpi=100, bbox_inches="tight")
 
 
+def trailing_mean(x: np.ndarray, win: int) -> np.ndarray:
+    """Moving average over full trailing windows of ``win`` points: ``(n,)`` -> ``(n - win + 1,)`` (a centred one
+    with zero padding dips at both ends of a training curve)."""
+    return np.convolve(np.asarray(x, dtype=np.float64), np.ones(win) / win, mode="valid")
+
+
 def _plot_curves(runs: Mapping[str, str | Path], path: Path) -> None:
     from specrep.plotting import subplots
 
@@ -215,10 +221,8 @@ def _plot_curves(runs: Mapping[str, str | Path], path: Path) -> None:
         gap = np.array([float(r["d_real"]) - float(r["d_fake"]) for r in rows])
         loss_g = np.array([float(r["loss_g"]) for r in rows])
         win = max(1, len(step) // 50)
-        # trailing moving average over full windows only: a centred one with zero padding dips at both ends
-        kernel = np.ones(win) / win
-        axes[0].plot(step[win - 1:], np.convolve(gap, kernel, mode="valid"), label=label)
-        axes[1].plot(step[win - 1:], np.convolve(loss_g, kernel, mode="valid"), label=label)
+        axes[0].plot(step[win - 1:], trailing_mean(gap, win), label=label)
+        axes[1].plot(step[win - 1:], trailing_mean(loss_g, win), label=label)
     axes[0].set_title("critic gap D(real) - D(fake) (Wasserstein estimate), smoothed")
     axes[1].set_title("generator loss, smoothed")
     for ax in axes:
