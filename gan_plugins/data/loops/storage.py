@@ -11,7 +11,7 @@ Format
     ``seconds``, ``npy_bytes`` (size of the ``.npy``, checked on open), ``created_by``, ``settings`` (how it was
     made), ``source_files`` (distinct source paths), per item ``item_source`` (index into ``source_files``, -1 for
     none) and ``item_offset_s`` (start of the loop in its source, seconds), ``labels`` (a dict per item or null),
-    and ``stats`` (normalisation statistics, null until :func:`update_stats` stores some).
+    and ``stats`` (always null: kept for older readers; training keeps fitted statistics in its run, never here).
 
 A dataset is valid only when both files exist and agree. :class:`LoopWriter` appends rows to a temporary file
 (constant memory, the row count need not be known in advance), and on :meth:`LoopWriter.commit` removes any old
@@ -350,16 +350,3 @@ def read_sidecar(path: str | os.PathLike) -> dict:
     if not isinstance(meta, dict) or meta.get("format") != FORMAT or any(k not in meta for k in needed):
         raise DatasetError(f"{side}: not a {FORMAT} sidecar (needs {', '.join(needed)})")
     return meta
-
-
-def update_stats(path: str | os.PathLike, stats: dict) -> None:
-    """Replace the sidecar's ``stats`` with ``stats`` (any JSON-serialisable dict), atomically.
-
-    To add one entry next to others, merge first: ``update_stats(p, {**(read_sidecar(p)["stats"] or {}), k: v})``.
-    """
-    meta = read_sidecar(path)
-    meta["stats"] = stats
-    side = sidecar_path(path)
-    tmp = side.with_name(f"{side.name}.{os.getpid()}.part")  # ranks updating at once never share a temp file
-    _write_json(tmp, meta)
-    os.replace(tmp, side)

@@ -11,7 +11,7 @@ from torch.utils.data.distributed import DistributedSampler
 
 from gan_plugins.data.loops import storage as loops
 from gan_plugins.data.loops.dataset import LoopDataset
-from gan_plugins.data.loops.storage import DatasetError, LoopWriter, open_loops, sidecar_path, update_stats
+from gan_plugins.data.loops.storage import DatasetError, LoopWriter, open_loops, sidecar_path
 from gan_plugins.data.procedural.generator import synthesize_loops
 from gan_plugins.data.procedural.synth_dataset import write_synth_dataset
 from specrep.errors import ParameterError
@@ -132,15 +132,6 @@ def test_writer_rejects_bad_input(tmp_path):
     with pytest.raises(DatasetError, match="no loops"):
         LoopWriter(tmp_path / "e.npy", samples=10, sample_rate=8000).commit()
     assert not (tmp_path / "e.npy.part").exists()
-
-
-def test_update_stats(tmp_path):
-    path = tmp_path / "d.npy"
-    with LoopWriter(path, samples=100, sample_rate=8000) as w:
-        w.append(_waves(2))
-    update_stats(path, {"mean": [0.1], "std": [2.0]})
-    _, info = open_loops(path)
-    assert info.meta["stats"] == {"mean": [0.1], "std": [2.0]}
 
 
 def _int16_dataset(tmp_path, n=12):
