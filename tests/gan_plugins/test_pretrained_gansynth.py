@@ -1,4 +1,5 @@
-"""The bundled GANSynth generators: addressable by name, render valid 2 s loops with a steady beat.
+"""The bundled GANSynth generators (fixed-resolution and progressive, procedural and real-music data): addressable by
+name, described by the command that made them, render valid 2 s loops with a steady beat.
 
 The beat is read with the rhythm metric of the representation benchmark (onset-autocorrelation peak); for scale,
 noise scores about 0.1 and the procedural training loops about 0.4 (docs/results/representations.md).
@@ -10,13 +11,16 @@ import numpy as np
 import pytest
 
 import specrep
+from gan_plugins.checkpoint import load_checkpoint
 from gan_plugins.metrics.audio import onset_autocorrelation, rhythm_scores
-from gan_plugins.pretrained import available_pretrained, pretrained_info
+from gan_plugins.pretrained import available_pretrained, pretrained_info, resolve_checkpoint
 from loopgan_cli import loopgan
 
-# name -> (representation, lowest accepted median beat strength); measured medians on these 32 loops are in the
-# comments of test_loops_have_a_steady_beat
-MODELS = {"gansynth-mel-gl": ("mel-gl", 0.3), "gansynth-mel-if": ("mel-if", 0.3)}
+# name -> (plugin, representation, training data, lowest accepted median beat strength); measured medians on these
+# 32 loops are in the comments of test_loops_have_a_steady_beat
+MODELS = {"gansynth-mel-gl": ("gansynth", "mel-gl", "runs/data/loops-2s.npy", 0.3),
+          "gansynth-mel-if": ("gansynth", "mel-if", "runs/data/loops-2s.npy", 0.3),
+          "progressive-mel-if": ("progressive", "mel-if", "runs/data/loops-2s.npy", 0.3)}
 
 
 @pytest.fixture(scope="module", params=sorted(MODELS))
@@ -33,8 +37,11 @@ def model(request, tmp_path_factory):
 def test_bundled_and_documented(name):
     assert name in available_pretrained()
     info = pretrained_info(name)
-    assert info["command"].startswith("loopgan") and info["steps"] >= 8000 and info["plugin"] == "gansynth"
-    assert info["representation"] == MODELS[name][0]
+    plugin, rep, data, _ = MODELS[name]
+    assert info["command"].startswith("loopgan") and info["plugin"] == plugin
+    assert info["representation"] == rep and data in info["command"]
+    step = load_checkpoint(resolve_checkpoint(name))["step"]
+    assert info["steps"] == step >= 3000  # the description names the step the weights were taken at
 
 
 def test_loops_are_valid_audio(model):
@@ -53,6 +60,6 @@ def test_loops_have_a_steady_beat(model):
     scores = rhythm_scores(noise_ac, ac)  # against noise: how many loops are more periodic than noise ever is
     # Measured on these 32 loops: gansynth-mel-gl median 0.42 (training loops 0.41, noise 0.11), all 32 above the
     # most periodic noise; gansynth-mel-if median 0.38 (its representation's round trip of real loops 0.38), all 32
-    # above the most periodic noise
-    assert scores["beat_strength"] > MODELS[name][1]
+    # above the most periodic noise; progressive-mel-if median 0.36, all 32 above the most periodic noise
+    assert scores["beat_strength"] > MODELS[name][3]
     assert (ac.max(-1) > noise_ac.max(-1).max()).mean() > 0.8
