@@ -259,7 +259,9 @@ models shipped in the package: no data, no GPU, no download. Audio and figures a
 drum and bass; 2 s, 16 kHz). <b>gansynth-mel-gl</b> generates mel magnitudes only and its audio is rebuilt by phase
 reconstruction (PGHI + Griffin-Lim): clear spectra, a slightly smeared, phasey attack. <b>gansynth-mel-if</b>
 generates magnitude and instantaneous frequency, decoded by integrating the IF: no phase retrieval, crisp timing,
-but 128 mel bands share one IF per band, so the high end is speckled and noisy.</p>
+but 128 mel bands share one IF per band, so the high end is speckled and noisy. The two <b>-lmms</b> models are
+the same recipes trained on real electronic music instead: one-bar loops cut at the estimated tempo from 23 demo
+songs of the LMMS project (house, techno, reggaeton, chiptune; docs/results/real-music.md).</p>
 <p>Each <b>walk</b> plays one 2 s loop per latent; the latent moves along a smooth path on the sphere where the
 Gaussian prior has its mass, so consecutive bars differ a little and the groove, timbre and density drift
 gradually over half a minute, instead of jumping as a playlist of random loops would. The descriptor curves under
