@@ -54,8 +54,8 @@ def test_report_is_self_contained(report):
     assert not re.search(r'(src|href)="(?!data:)', text)  # every resource is embedded
     assert text.count("<audio") >= 2 * 2 + 2 + 3  # loops + walks per model, round trips
     assert text.count("<img") >= 2 * 2 + 1 + 2
-    for name in ("gansynth-mel-gl", "gansynth-mel-if"):
-        assert name in text
+    for name in ("gansynth-mel-gl", "gansynth-mel-if", "gansynth-mel-gl-lmms", "gansynth-mel-if-lmms"):
+        assert f"<h2>{name}</h2>" in text  # one section per bundled GANSynth model
     for sub in ("What you are hearing", "How smooth is the latent space?", "round trip"):
         assert sub in text
 
