@@ -104,6 +104,16 @@ def cmd_prepare(args: argparse.Namespace) -> None:
           f"{report.out.with_suffix('.json').name}")
 
 
+def cmd_wav(args: argparse.Namespace) -> None:
+    from gan_plugins.data.loops.listen import parse_rows, write_loop_files
+    from gan_plugins.data.loops.storage import open_loops
+
+    data, info = open_loops(args.data, **source_flags(args))
+    rows = parse_rows(args.rows, len(data))
+    paths = write_loop_files(data, info, rows, args.out, fmt=args.format)
+    print(f"wrote {len(paths)} loops to {args.out}/ ({paths[0].name}{' ...' if len(paths) > 1 else ''})")
+
+
 def cmd_describe(args: argparse.Namespace) -> None:
     from gan_plugins.data.loops.source import write_descriptor
     from gan_plugins.data.loops.storage import open_loops
@@ -169,6 +179,15 @@ def register(subparsers) -> None:
     p.add_argument("--max-scan", type=int, default=2000, help="loops read for the level statistics")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("wav", help="write chosen loops as audio files to listen to (named after row, source file "
+                                   "and offset)")
+    p.add_argument("data", type=Path, metavar="DATA")
+    p.add_argument("out", type=Path, metavar="OUT_DIR")
+    p.add_argument("--rows", default="0-7", help="rows and inclusive ranges, e.g. 0-7,100 (default 0-7)")
+    p.add_argument("--format", choices=("wav", "flac", "ogg"), default="wav")
+    add_source_flags(p)
+    p.set_defaults(func=cmd_wav)
 
     p = sub.add_parser("describe", help="write a source descriptor (JSON) for a bare .npy or raw memmap, so one path "
                                         "opens it anywhere (loopgan train --data OUT.json); the data is not copied")
