@@ -31,7 +31,9 @@ def cumulative_seconds(steps: np.ndarray, seconds: np.ndarray) -> np.ndarray:
     """Training seconds since the run began at each logged step ``(n,)``.
 
     ``seconds`` is the trainer's per-sitting clock (``log.csv``), which restarts when a run is resumed: each drop
-    starts a new sitting, whose times are offset by the last time logged before it.
+    starts a new sitting, whose times are offset by the last time logged before it. A sitting whose first logged
+    time is not below the previous sitting's last one (a previous sitting shorter than one logging interval of the
+    next) cannot be told from the clock and is counted as part of it: the total is then short by that sitting.
     """
     steps, seconds = np.asarray(steps, dtype=np.float64), np.asarray(seconds, dtype=np.float64)
     if steps.shape != seconds.shape or steps.ndim != 1:
