@@ -168,8 +168,9 @@ def cmd_pretrained(args: argparse.Namespace) -> None:
     if args.json:
         _print_json(rows)
         return
+    width = max((len(r["name"]) for r in rows), default=0)
     for r in rows:
-        print(f"{r['name']:<16} {r.get('description', '')}")
+        print(f"{r['name']:<{width}}  {r.get('description', '')}")
 
 
 def cmd_benchmark_progressive(args: argparse.Namespace) -> None:
