@@ -20,19 +20,17 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from gan_plugins.benchmarks.representations import _generate as generate_loops  # noqa: E402
 from gan_plugins.metrics.audio import onset_autocorrelation  # noqa: E402
 from gan_plugins.pretrained import load_generator  # noqa: E402
 
 
 def beat_strengths(ref: str, n: int, seed: int) -> np.ndarray:
-    """``(n,)`` beat strengths of ``n`` loops drawn from ``ref`` (bundled name, run folder or checkpoint)."""
+    """``(n,)`` beat strengths of ``n`` loops drawn from ``ref`` (bundled name, run folder or checkpoint), the same
+    loops the representation benchmark draws for that seed."""
     plugin, generator, cfg = load_generator(ref)
-    gen = torch.Generator().manual_seed(seed)
-    waves = []
-    with torch.no_grad():
-        for start in range(0, n, 64):
-            waves.append(plugin.render(generator(plugin.latent(min(64, n - start), cfg, generator=gen)), cfg))
-    ac, _ = onset_autocorrelation(torch.cat(waves).numpy(), int(cfg["sample_rate"]))
+    waves, _ = generate_loops(plugin, generator, cfg, n, seed)
+    ac, _ = onset_autocorrelation(waves, int(cfg["sample_rate"]))
     return ac.max(-1)
 
 
@@ -59,7 +57,6 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---:|---:|---|---:|---|")
     for label, s in strengths.items():
         lo, hi = np.percentile(medians[label], [2.5, 97.5])
-        diff = ""
         if label != first:
             d = medians[label] - medians[first]
             dlo, dhi = np.percentile(d, [2.5, 97.5])

@@ -4,7 +4,9 @@ For each bundled GANSynth model, exports TorchScript and ONNX graphs (magnitude-
 32 Griffin-Lim iterations) and compares them on 8 latents with :func:`gan_plugins.export.reference_audio` (relative
 RMS over all samples). Beside each, the Python model's own sensitivity: the relative RMS between its outputs for
 ``z`` and ``z * (1 + 1e-7 * noise)``, the floor below which no other implementation can be expected to agree.
-Times are one call on 8 latents (median of 5) in this process.
+Times are one call on 8 latents (median of 5) in this process. For magnitude models at their own iteration count, one
+more row: the ONNX decoder's arithmetic run in float64 (the graph's module cast to double, in torch), to show whether
+a higher-precision graph would get closer to the float32 Python model.
 
 Run from the repository root::
 
@@ -35,6 +37,19 @@ def _median_time(fn, n: int = 5) -> float:
     return float(np.median(out)) * 1000.0
 
 
+def _float64_decoder_error(model, z: torch.Tensor, ref: np.ndarray) -> float:
+    """Relative RMS to ``ref`` of the ONNX decoder (:class:`ExportedDecoder`) computed in float64 in torch."""
+    import copy
+
+    from gan_plugins.export import _build
+
+    _, _, graph = _build(model, gl_init="random", gl_n_iter=32, rescale=True)
+    decoder = copy.deepcopy(graph.decoder).double()
+    decoder.dtype = torch.float64
+    with torch.no_grad():
+        return relative_rms(decoder(model[1](z).double()).numpy(), ref)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=None)
@@ -49,7 +64,7 @@ def main() -> None:
     print(f"{'model':<17}{'GL iter':>8}{'format':>13}{'rel. RMS':>11}{'own sens.':>11}{'ms / 8':>9}"
           f"{'python ms':>11}")
     with tempfile.TemporaryDirectory() as tmp:
-        for name, iters in (("gansynth-mel-if", [None]), ("gansynth-mel-gl", [8, 32])):
+        for name, iters in (("gansynth-mel-if", [None]), ("progressive-mel-if", [None]), ("gansynth-mel-gl", [8, 32])):
             model = load_generator(name)
             for n_iter in iters:
                 ref = reference_audio(model, z, gl_n_iter=n_iter).numpy()
@@ -69,6 +84,9 @@ def main() -> None:
                         ms = _median_time(run)
                     label = "-" if n_iter is None else str(n_iter)
                     print(f"{name:<17}{label:>8}{fmt:>13}{err:>11.2e}{floor:>11.2e}{ms:>9.0f}{py_ms:>11.0f}")
+                if n_iter == 32:
+                    print(f"{name:<17}{n_iter:>8}{'onnx-f64':>13}{_float64_decoder_error(model, z, ref):>11.2e}"
+                          f"{floor:>11.2e}")
 
 
 if __name__ == "__main__":
