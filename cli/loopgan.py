@@ -191,7 +191,8 @@ def cmd_benchmark_losses(args: argparse.Namespace) -> None:
     from gan_plugins.train import parse_overrides
 
     losses = [s for s in args.losses.split(",") if s] if args.losses else None
-    given = {k: getattr(args, k) for k in ("seeds", "cap", "eval_every", "patience", "min_improvement")
+    given = {k: getattr(args, k) for k in ("seeds", "neighbourhood_seeds", "cap", "eval_every", "patience",
+                                           "min_improvement")
              if getattr(args, k) is not None}  # the rest: BENCHMARK_DEFAULTS of the library
     if args.neighbourhood is not None:
         given["neighbourhood"] = args.neighbourhood == "on"
@@ -266,7 +267,9 @@ def build_parser() -> argparse.ArgumentParser:
     b = bsub.add_parser("losses", help="every adversarial loss x hyper-parameter neighbourhood x seeds on MNIST, "
                                        "each run until its FD stops improving; resumable, shardable")
     # defaults (None here): gan_plugins.benchmarks.losses.BENCHMARK_DEFAULTS, see docs/mnist-benchmark.md
-    b.add_argument("--seeds", type=int, default=None, help="seeds per hyper-parameter point (default 3)")
+    b.add_argument("--seeds", type=int, default=None, help="seeds of each loss's default point (default 3)")
+    b.add_argument("--neighbourhood-seeds", type=int, default=None,
+                   help="seeds of each neighbourhood point; Lucic et al. train each setting once (default 1)")
     b.add_argument("--neighbourhood", choices=("on", "off"), default=None,
                    help="also train lr x1/4, x4 (wgan: clip x1/4, x4; wgan-gp: lambda x0.1, x10) (default on)")
     b.add_argument("--cap", type=int, default=None, help="maximum generator steps per run (default 30000)")

@@ -1,8 +1,10 @@
 """The adversarial-loss benchmark on MNIST: loss x hyper-parameter neighbourhood x seed, each run trained until its
 Fréchet distance stops improving, resumable across processes and sessions.
 
-- The plan (:mod:`gan_plugins.benchmarks.loss_plan`) lists every run; ``shard=(i, n)`` takes every n-th one, so n
-  processes (one per core) share a plan and one output folder.
+- The plan (:mod:`gan_plugins.benchmarks.loss_plan`) lists every run. Processes started on one folder share it as a
+  queue: each trains the next run of the plan that is neither finished nor held by another process (a lock on the run
+  folder's ``.claim`` file, released by the operating system when its holder ends), so one process per core keeps
+  every core busy until the plan is done. ``shard=(i, n)`` restricts a process to every n-th run.
 - Each run (:mod:`gan_plugins.benchmarks.loss_runs`) trains in segments of ``eval_every`` generator steps with an
   evaluation after each, until early stop (:mod:`gan_plugins.benchmarks.early_stop`), ``cap`` steps or divergence,
   and then appends one JSON line to ``runs.jsonl`` (FD curve against generator steps, discriminator updates and
@@ -17,12 +19,14 @@ Folder layout: ``OUT/plan.json`` (the settings; a restart with other settings is
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
+import os
 import shlex
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +49,7 @@ __all__ = ["BENCHMARK_DEFAULTS", "aggregate", "benchmark_command", "read_runs", 
 BENCHMARK_DEFAULTS: dict[str, Any] = {
     "seeds": 3,
     "neighbourhood": True,
+    "neighbourhood_seeds": 1,  # seeds per neighbourhood point (Lucic et al.: one run per hyper-parameter setting)
     "cap": 30000,            # generator steps: a generous cap, early stopping normally ends a run first
     "eval_every": 1000,      # generator steps per segment = between two FD evaluations
     "patience": 4,           # evaluations without an improvement that stop a run
@@ -55,6 +60,7 @@ BENCHMARK_DEFAULTS: dict[str, Any] = {
 def run_loss_benchmark(out: str | Path, *, losses: Sequence[str] | None = None,
                        seeds: int = BENCHMARK_DEFAULTS["seeds"],
                        neighbourhood: bool = BENCHMARK_DEFAULTS["neighbourhood"],
+                       neighbourhood_seeds: int = BENCHMARK_DEFAULTS["neighbourhood_seeds"],
                        cap: int = BENCHMARK_DEFAULTS["cap"], eval_every: int = BENCHMARK_DEFAULTS["eval_every"],
                        patience: int = BENCHMARK_DEFAULTS["patience"],
                        min_improvement: float = BENCHMARK_DEFAULTS["min_improvement"], width: int | None = None,
@@ -71,9 +77,11 @@ def run_loss_benchmark(out: str | Path, *, losses: Sequence[str] | None = None,
     losses : sequence of str, optional
         Default: every registered loss.
     seeds : int > 0
-        Seeds per hyper-parameter point.
+        Seeds of each loss's default point.
     neighbourhood : bool
         Also train the neighbourhood points (:data:`gan_plugins.benchmarks.loss_plan.NEIGHBOURHOOD`).
+    neighbourhood_seeds : int > 0
+        Seeds of each neighbourhood point.
     cap, eval_every : int > 0
         Maximum generator steps per run; generator steps between evaluations (a segment).
     patience, min_improvement : int > 0, float in [0, 1)
@@ -99,6 +107,7 @@ def run_loss_benchmark(out: str | Path, *, losses: Sequence[str] | None = None,
         The aggregate written to ``summary.json`` (:func:`aggregate` plus ``config``, ``plan_runs``, ``command``).
     """
     check_positive_int("seeds", seeds)
+    check_positive_int("neighbourhood_seeds", neighbourhood_seeds)
     check_positive_int("cap", cap)
     check_positive_int("eval_every", eval_every)
     check_positive_int("patience", patience)
@@ -115,9 +124,10 @@ def run_loss_benchmark(out: str | Path, *, losses: Sequence[str] | None = None,
     if width is not None:
         check_positive_int("width", width)
         over["width"] = int(width)
-    plan = build_plan(losses, seeds=seeds, neighbourhood=neighbourhood)
+    plan = build_plan(losses, seeds=seeds, neighbourhood=neighbourhood, neighbourhood_seeds=neighbourhood_seeds)
     mine = shard_plan(plan, shard)
     settings = {"plugin": plugin, "data": data, "losses": losses, "seeds": seeds, "neighbourhood": bool(neighbourhood),
+                "neighbourhood_seeds": int(neighbourhood_seeds),
                 "cap": int(cap), "eval_every": int(eval_every), "patience": int(patience),
                 "min_improvement": float(min_improvement), "overrides": over}
     out = Path(out)
@@ -138,18 +148,24 @@ def run_loss_benchmark(out: str | Path, *, losses: Sequence[str] | None = None,
 
     def say(line: str) -> None:
         if progress:
-            print(f"[shard {shard[0]}/{shard[1]}] {line}", file=sys.stderr, flush=True)
+            who = f"shard {shard[0]}/{shard[1]}" if shard[1] > 1 else f"pid {os.getpid()}"
+            print(f"[{who}] {line}", file=sys.stderr, flush=True)
 
     todo = [run for run in mine if run.run_id not in done]
     if todo and evaluator is None:
         evaluator = _mnist_evaluator(plugin, data, todo[0].loss, over)
     for run in todo:
-        record = train_planned_run(run, out / "runs" / run.run_id, settings, evaluator,
-                                   may_continue=may_continue, log=say)
-        if record is None:
-            say(f"stopped by the budget; {run.run_id} resumes from its last.pt next time")
-            break
-        _append_locked(log_path, record)
+        run_dir = out / "runs" / run.run_id
+        with _claim(run_dir) as mine_now:
+            if not mine_now:  # another process of this benchmark is training it
+                continue
+            if run.run_id in {r["run_id"] for r in read_runs(log_path)}:  # finished since this process started
+                continue
+            record = train_planned_run(run, run_dir, settings, evaluator, may_continue=may_continue, log=say)
+            if record is None:
+                say(f"stopped by the budget; {run.run_id} resumes from its last.pt next time")
+                break
+            _append_locked(log_path, record)
     runs = read_runs(log_path)
     summary = aggregate(runs, losses)
     summary.update({"config": settings, "plan_runs": len(plan), "command": benchmark_command(settings, out)})
@@ -178,6 +194,23 @@ def _check_plan_file(path: Path, settings: Mapping[str, Any]) -> None:
                                  "use another --out or the same options")
         return
     path.write_text(json.dumps(current, indent=2) + "\n")
+
+
+@contextlib.contextmanager
+def _claim(run_dir: Path) -> Iterator[bool]:
+    """Hold an exclusive, non-blocking lock on ``run_dir/.claim`` while a run trains; yield False if another process
+    holds it. The operating system drops the lock when its process ends, killed or not, so no claim outlives it."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with open(run_dir / ".claim", "a") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def _append_locked(path: Path, record: Mapping[str, Any]) -> None:
@@ -220,8 +253,10 @@ def benchmark_command(settings: Mapping[str, Any], out: str | Path) -> str:
     parts = ["loopgan", "--threads", "1", "benchmark", "losses"]
     if list(settings["losses"]) != available_losses():
         parts += ["--losses", ",".join(settings["losses"])]
-    parts += ["--seeds", str(settings["seeds"]), "--neighbourhood", "on" if settings["neighbourhood"] else "off",
-              "--cap", str(settings["cap"]), "--eval-every", str(settings["eval_every"]),
+    parts += ["--seeds", str(settings["seeds"]), "--neighbourhood", "on" if settings["neighbourhood"] else "off"]
+    if settings["neighbourhood"]:
+        parts += ["--neighbourhood-seeds", str(settings.get("neighbourhood_seeds", settings["seeds"]))]
+    parts += ["--cap", str(settings["cap"]), "--eval-every", str(settings["eval_every"]),
               "--patience", str(settings["patience"]), "--min-improvement", f"{settings['min_improvement']:g}"]
     over = dict(settings["overrides"])
     if "width" in over:

@@ -88,7 +88,8 @@ def test_benchmark_losses_help_states_the_library_defaults(capsys):
     with pytest.raises(SystemExit):
         loopgan.main(["benchmark", "losses", "--help"])
     text = " ".join(capsys.readouterr().out.split())
-    for flag, value in (("seeds", bd["seeds"]), ("cap", bd["cap"]), ("eval_every", bd["eval_every"]),
+    for flag, value in (("seeds", bd["seeds"]), ("neighbourhood_seeds", bd["neighbourhood_seeds"]),
+                        ("cap", bd["cap"]), ("eval_every", bd["eval_every"]),
                         ("patience", bd["patience"]), ("min_improvement", bd["min_improvement"])):
         assert f"(default {value})" in text, flag
     assert f"(default {'on' if bd['neighbourhood'] else 'off'})" in text

@@ -96,6 +96,20 @@ def test_plan_neighbourhood_values_order_and_shards():
         build_plan(["hinge"], seeds=0)
 
 
+def test_plan_with_one_seed_per_neighbourhood_point():
+    plan = build_plan(["hinge", "wgan"], seeds=3, neighbourhood_seeds=1)
+    assert len(plan) == 2 * 3 + (2 + 4) * 1
+    assert [(r.loss, r.point, r.seed) for r in plan[:6]] == [(n, "default", s) for n in ("hinge", "wgan")
+                                                             for s in range(3)]
+    assert [(r.loss, r.point, r.seed) for r in plan[6:]] == [
+        ("hinge", "lr_x0.25", 0), ("hinge", "lr_x4", 0), ("wgan", "lr_x0.25", 0), ("wgan", "lr_x4", 0),
+        ("wgan", "clip_x0.25", 0), ("wgan", "clip_x4", 0)]
+    assert len(build_plan(["hinge"], seeds=2, neighbourhood_seeds=3)) == 2 + 2 * 3
+    assert build_plan(["hinge"], seeds=2) == build_plan(["hinge"], seeds=2, neighbourhood_seeds=2)
+    with pytest.raises(ParameterError):
+        build_plan(["hinge"], seeds=1, neighbourhood_seeds=0)
+
+
 # ---------------------------------------------------------------------------------------------------- early stop
 def test_early_stop_rule_on_synthetic_curves():
     # 5 % / patience 3: 100 and 80 improve, 79 and 78.5 do not, 70 improves (< 0.95 * 80), then three that do not
@@ -189,6 +203,44 @@ def test_shards_share_one_folder(tmp_path):
     assert summary["runs_done"] == 2 and summary["plan_runs"] == 2
 
 
+def test_a_run_held_by_another_process_is_skipped_and_taken_once_released(tmp_path):
+    import fcntl
+
+    ev = ScriptedEvaluator(lambda s: 100.0 / s)
+    held = tmp_path / "runs" / "hinge" / "default" / "seed0"
+    held.mkdir(parents=True)
+    with open(held / ".claim", "a") as fh:  # another process training seed 0
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        _bench(tmp_path, ev, seeds=2, cap=2)
+        assert [r["run_id"] for r in read_runs(tmp_path / "runs.jsonl")] == ["hinge/default/seed1"]
+        assert not (held / "last.pt").exists()
+    _bench(tmp_path, ev, seeds=2, cap=2)  # released (its holder ended): the next process takes it
+    assert sorted(r["run_id"] for r in read_runs(tmp_path / "runs.jsonl")) == [
+        "hinge/default/seed0", "hinge/default/seed1"]
+
+
+def test_a_run_finished_by_another_process_meanwhile_is_not_trained_again(tmp_path, monkeypatch):
+    from gan_plugins.benchmarks import losses as bench
+
+    trained = []
+    real = bench.train_planned_run
+
+    def finishing_the_other_one(run, run_dir, *a, **kw):
+        trained.append(run.run_id)
+        record = real(run, run_dir, *a, **kw)
+        if run.seed == 0:  # meanwhile another process finishes seed 1
+            other = dict(record, run_id="hinge/default/seed1", seed=1, index=1)
+            with open(tmp_path / "runs.jsonl", "a") as fh:
+                fh.write(json.dumps(other) + "\n")
+        return record
+
+    monkeypatch.setattr(bench, "train_planned_run", finishing_the_other_one)
+    _bench(tmp_path, ScriptedEvaluator(lambda s: 100.0 / s), seeds=2, cap=2)
+    assert trained == ["hinge/default/seed0"]
+    assert not (tmp_path / "runs" / "hinge" / "default" / "seed1" / "last.pt").exists()
+    assert len(read_runs(tmp_path / "runs.jsonl")) == 2
+
+
 # -------------------------------------------------------------------------------------------------------- curves
 def test_curve_at_interpolates_holds_and_is_undefined_before_the_first_evaluation():
     x, y = [10, 20, 40], [100, 50, 30]
@@ -277,9 +329,11 @@ def test_report_files_and_command(tmp_path):
     wgan = [r for r in read_runs(tmp_path / "runs.jsonl") if r["loss"] == "wgan"][0]
     assert [(p["step"], p["d_updates"]) for p in wgan["curve"]] == [(2, 10), (4, 20)] and wgan["d_updates"] == 20
     assert summary["losses"]["wgan"]["final"]["d_updates"] == 20
-    cmd = benchmark_command({"losses": ["hinge"], "seeds": 3, "neighbourhood": True, "cap": 100, "eval_every": 10,
-                             "patience": 2, "min_improvement": 0.05, "overrides": {"width": 32, "batch_size": 64},
+    cmd = benchmark_command({"losses": ["hinge"], "seeds": 3, "neighbourhood": True, "neighbourhood_seeds": 1,
+                             "cap": 100, "eval_every": 10, "patience": 2, "min_improvement": 0.05,
+                             "overrides": {"width": 32, "batch_size": 64},
                              "plugin": "dcgan", "data": "mnist"}, "runs/x")
     assert cmd == ("OMP_NUM_THREADS=1 loopgan --threads 1 benchmark losses --losses hinge --seeds 3 "
-                   "--neighbourhood on --cap 100 --eval-every 10 --patience 2 --min-improvement 0.05 --width 32 "
+                   "--neighbourhood on --neighbourhood-seeds 1 --cap 100 --eval-every 10 --patience 2 "
+                   "--min-improvement 0.05 --width 32 "
                    "--set batch_size=64 --out runs/x")
