@@ -100,8 +100,18 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     plugin, generator, cfg = load_generator(args.model)
     ev = MnistEvaluator(lambda n, g: plugin.latent(n, cfg, generator=g), n_samples=args.n, seed=args.seed,
                         data=args.data)
-    scores = ev(generator)
-    report = {"fd": scores["fd"], "fd_floor": ev.floor, "fd_ceiling": ev.ceiling, **scores, "n": ev.n_samples}
+    from gan_plugins.metrics.class_grid import class_shares, save_class_grid
+
+    images = ev.generate(generator)
+    scores = ev.score_images(images)
+    probs = ev.classify(images)
+    shares = [round(float(v), 4) for v in class_shares(probs)]
+    report = {"fd": scores["fd"], "fd_floor": ev.floor, "fd_ceiling": ev.ceiling, **scores, "n": ev.n_samples,
+              "class_share": shares}
+    if args.class_grid:
+        save_class_grid(images.numpy(), probs, args.class_grid,
+                        title=f"{args.model}: {ev.n_samples} samples (seed {args.seed}), one row per predicted class")
+        report["class_grid"] = str(args.class_grid)
     if args.json:
         _print_json(report)
         return
@@ -109,6 +119,9 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
           f"{ev.ceiling:.1f}; {ev.n_samples} samples)")
     print(f"class coverage {scores['coverage']:.0f}/10, KL(class histogram || uniform) {scores['kl_uniform']:.4f}, "
           f"mean confidence {scores['confidence']:.3f}, confident (>0.9) {scores['confident_frac']:.3f}")
+    print("share per predicted class: " + ", ".join(f"{c} {100 * v:.1f} %" for c, v in enumerate(shares)))
+    if args.class_grid:
+        print(f"wrote {args.class_grid}")
 
 
 def cmd_evaluate_audio(args: argparse.Namespace) -> None:
@@ -255,6 +268,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", default="mnist")
     p.add_argument("-n", type=int, default=None, help="samples (default: size of the held-out split)")
     p.add_argument("--seed", type=int, default=12345)
+    p.add_argument("--class-grid", type=Path, default=None, metavar="PNG",
+                   help="MNIST: also write the samples as one row per predicted class, with each class's share")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_evaluate)
 

@@ -76,6 +76,12 @@ class MnistEvaluator:
         feats, probs = _read(images)
         return {"fd": frechet_distance(gaussian_stats(feats), self.train_stats), **class_stats(probs)}
 
+    def classify(self, images: Tensor) -> np.ndarray:
+        """The shipped classifier's class probabilities ``(N, 10)`` for images ``(N, 1, 28, 28)`` in ``[-1, 1]``."""
+        if images.dim() != 4 or tuple(images.shape[1:]) != (1, 28, 28):
+            raise ParameterError(f"images of shape {tuple(images.shape)} must be (N, 1, 28, 28) MNIST digits")
+        return _read(images)[1]
+
     @torch.no_grad()
     def generate(self, generator: nn.Module) -> Tensor:
         """``n_samples`` images ``(N, C, H, W)`` from ``generator`` with the evaluator's fixed latents."""

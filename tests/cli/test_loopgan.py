@@ -52,10 +52,14 @@ def test_train_resume_sample_evaluate(capsys, tmp_path):
     assert code == 0 and arr.shape == (7, 1, 28, 28) and 0.0 <= arr.min() and arr.max() <= 1.0
     code, _, err = run(capsys, "sample", rundir, "-n", "1", "-o", str(tmp_path / "w"), "--format", "wav")
     assert_one_line_error(code, err, "renders images")
-    code, out, _ = run(capsys, "evaluate", rundir, "-n", "50", "--json")
+    code, out, _ = run(capsys, "evaluate", rundir, "-n", "50", "--json", "--class-grid", str(tmp_path / "cg.png"))
     report = json.loads(out)
     assert code == 0 and report["n"] == 50 and report["fd_floor"] < report["fd_ceiling"]
     assert set(report) >= {"fd", "coverage", "kl_uniform", "confidence"}
+    share = np.asarray(report["class_share"])
+    assert share.shape == (10,) and share.sum() == pytest.approx(1.0, abs=1e-3)
+    assert np.all(np.round(share * 50, 6) % 1 == 0)  # shares of 50 samples
+    assert report["coverage"] == (share >= 0.01).sum() and (tmp_path / "cg.png").is_file()
 
 
 def test_plugins_and_pretrained_listing(capsys):
