@@ -10,20 +10,24 @@ A schedule's state at a step may also set the trainer's own settings of that ste
 batch stream, latents and penalty coefficients follow it) and ``lr_g`` / ``lr_d`` (written into the optimisers'
 parameter groups before the step). Every such value is a function of the checkpointed step, so resume stays exact.
 
+Small datasets: ``augment = "translation"`` shows the discriminator every image (real and generated, in both
+updates) shifted by a random offset (DiffAugment, :mod:`gan_plugins.augment`); the offsets come from the shared noise
+generator, so resume stays exact. The gradient penalty is taken on the images as they are (not augmented).
+
 Config precedence (lowest to highest): :data:`TRAINER_DEFAULTS` < the loss's literature defaults < the plugin's
 ``default_config()`` < a config file < ``--set key=value`` overrides.
 
 Distributed: under ``torchrun`` (``WORLD_SIZE`` > 1) a process group is opened with gloo on CPU or NCCL on CUDA; each
-rank reads its own slice of every global batch (:class:`_BatchStream`). The training noise (latents and gradient-
-penalty interpolation coefficients) comes from one ``torch.Generator`` in the same state on every rank: each draw is
-the whole global batch, of which a rank keeps its own slice, so ``W`` ranks with batch ``B`` make exactly the updates
-of one process with batch ``W * B`` (as long as no layer couples the examples of a batch, e.g. batch norm or minibatch
-standard deviation, which see each rank's batch alone); gradients (and float buffers, e.g. batch-norm statistics) are
-averaged across ranks with ``torch.distributed.all_reduce`` before every optimiser step, which keeps every rank's
-parameters identical. This is the averaging ``DistributedDataParallel`` performs, done explicitly because DDP's
-reducer supports neither the double backward of the gradient penalty nor several discriminator forwards per backward.
-Rank 0 alone writes checkpoints, logs, samples and the progress bar; checkpoints hold every rank's global RNG state,
-gathered to rank 0, so a resume restores each rank exactly.
+rank reads its own slice of every global batch (:class:`_BatchStream`). The training noise (latents, gradient- penalty
+interpolation coefficients and augmentation offsets) comes from one ``torch.Generator`` in the same state on every rank:
+each draw is the whole global batch, of which a rank keeps its own slice, so ``W`` ranks with batch ``B`` make exactly
+the updates of one process with batch ``W * B`` (as long as no layer couples the examples of a batch, e.g. batch norm or
+minibatch standard deviation, which see each rank's batch alone); gradients (and float buffers, e.g. batch-norm
+statistics) are averaged across ranks with ``torch.distributed.all_reduce`` before every optimiser step, which keeps
+every rank's parameters identical. This is the averaging ``DistributedDataParallel`` performs, done explicitly because
+DDP's reducer supports neither the double backward of the gradient penalty nor several discriminator forwards per
+backward. Rank 0 alone writes checkpoints, logs, samples and the progress bar; checkpoints hold every rank's global RNG
+state, gathered to rank 0, so a resume restores each rank exactly.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ from torch import Tensor, nn
 from torch.utils.data import default_collate
 
 from gan_plugins.api import GanPlugin, get_plugin
+from gan_plugins.augment import check_augment, random_offsets, translate
 from gan_plugins.checkpoint import LAST, capture_rng, load_checkpoint, restore_rng, save_checkpoint
 from gan_plugins.ema import update_ema_
 from gan_plugins.errors import GanError
@@ -80,6 +85,8 @@ TRAINER_DEFAULTS: dict[str, Any] = {
     "amp": True,            # bf16 autocast, CUDA only
     "drift": 0.0,           # weight of the critic drift penalty on real outputs (GANSynth: 0.001)
     "gp_every": 1,          # lazy gradient penalty: every k-th critic update, weighted k * gp_weight (1 = always)
+    "augment": "",          # "translation": DiffAugment of every discriminator input (gan_plugins.augment); "" = off
+    "augment_shift": 0.125,  # translation range, fraction of the image size (DiffAugment: 1/8)
 }
 
 
@@ -185,6 +192,7 @@ def resolve_config(plugin: GanPlugin, *, loss: str, data: str, config_file: str 
             raise ParameterError(f"{key}={base[key]!r} must be an integer >= 0")
     if not 0.0 <= float(base["ema_decay"]) < 1.0:
         raise ParameterError(f"ema_decay={base['ema_decay']!r} must be in [0, 1)")
+    check_augment(base["augment"], base["augment_shift"])
     return base
 
 
@@ -423,6 +431,16 @@ class Trainer:
         a = torch.rand(n * self.world, device=self.device, generator=self.noise)
         return a[self.rank * n: (self.rank + 1) * n]
 
+    def _augment(self, x: Tensor) -> Tensor:
+        """The discriminator's view of images ``x`` ``(B, C, H, W)``: ``x`` itself, or with ``augment =
+        "translation"`` each image shifted by its own offset (:mod:`gan_plugins.augment`) from one global draw of
+        the shared noise generator, of which this rank takes its rows (as :meth:`_gp_alpha`)."""
+        if not self.cfg.get("augment"):
+            return x
+        n, _, h, w = x.shape
+        off = random_offsets(n * self.world, h, w, float(self.cfg["augment_shift"]), self.noise, self.device)
+        return translate(x, off[self.rank * n: (self.rank + 1) * n])
+
     # ------------------------------------------------------------------------------------------- step
     def _sync(self, module: nn.Module) -> None:
         if self.world == 1:
@@ -473,7 +491,7 @@ class Trainer:
             with self._autocast():
                 with torch.no_grad():
                     fake = self.generator(z)
-                d_real, d_fake = self.discriminator(real), self.discriminator(fake)
+                d_real, d_fake = self.discriminator(self._augment(real)), self.discriminator(self._augment(fake))
                 loss_d = loss.d_loss(d_real.float(), d_fake.float())
                 if drift:  # PGGAN/GANSynth drift term: keeps critic outputs near 0
                     loss_d = loss_d + drift_penalty(d_real, drift)
@@ -489,7 +507,7 @@ class Trainer:
                 clip_weights_(self.discriminator, clip)
         z = self._latent(bs)
         with self._autocast():
-            loss_g = loss.g_loss(self.discriminator(self.generator(z)).float())
+            loss_g = loss.g_loss(self.discriminator(self._augment(self.generator(z))).float())
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         self._sync(self.generator)
