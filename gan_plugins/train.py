@@ -18,7 +18,7 @@ Config precedence (lowest to highest): :data:`TRAINER_DEFAULTS` < the loss's lit
 ``default_config()`` < a config file < ``--set key=value`` overrides.
 
 Distributed: under ``torchrun`` (``WORLD_SIZE`` > 1) a process group is opened with gloo on CPU or NCCL on CUDA; each
-rank reads its own slice of every global batch (:class:`_BatchStream`). The training noise (latents, gradient- penalty
+rank reads its own slice of every global batch (:class:`_BatchStream`). The training noise (latents, gradient-penalty
 interpolation coefficients and augmentation offsets) comes from one ``torch.Generator`` in the same state on every rank:
 each draw is the whole global batch, of which a rank keeps its own slice, so ``W`` ranks with batch ``B`` make exactly
 the updates of one process with batch ``W * B`` (as long as no layer couples the examples of a batch, e.g. batch norm or
