@@ -50,6 +50,23 @@ class DownBlock(nn.Sequential):
         )
 
 
+class ConvBlock(nn.Sequential):
+    """3x3 convolution at the same resolution, then normalisation and an activation (``slope`` 0: ReLU, else
+    LeakyReLU): the refinement layer DCGAN variants add between resolution changes.
+
+    ``(B, in_ch, H, W) -> (B, out_ch, H, W)``.
+    """
+
+    def __init__(self, in_ch: int, out_ch: int, *, norm: str = "batch", slope: float = 0.0) -> None:
+        check_positive_int("in_ch", in_ch)
+        check_positive_int("out_ch", out_ch)
+        super().__init__(
+            nn.Conv2d(in_ch, out_ch, 3, padding=1, bias=norm != "batch"),
+            norm2d(norm, out_ch),
+            nn.LeakyReLU(slope) if slope else nn.ReLU(),
+        )
+
+
 class UpBlock(nn.Sequential):
     """Transposed 4x4 convolution that doubles H and W, then normalisation and ReLU.
 

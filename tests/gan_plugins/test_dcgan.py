@@ -61,3 +61,34 @@ def test_wav_format_is_refused_for_images(tmp_path):
 
     with pytest.raises(PluginError, match="renders images"):
         plugin.save_samples(torch.zeros(1, 1, 28, 28), tmp_path, fmt="wav", config=plugin.default_config())
+
+
+def _same_resolution_convs(module: nn.Module, x: torch.Tensor) -> list[tuple[int, int, int]]:
+    """(channels, H_in, H_out) of every 3x3 convolution run on ``x``."""
+    seen = []
+    hooks = [m.register_forward_hook(lambda m, i, o: seen.append((o.shape[1], i[0].shape[-1], o.shape[-1])))
+             for m in module.modules() if isinstance(m, nn.Conv2d) and m.kernel_size == (3, 3)]
+    module(x)
+    for h in hooks:
+        h.remove()
+    return seen
+
+
+def test_extra_convs_add_same_resolution_layers_and_zero_keeps_the_bundled_architecture():
+    from gan_plugins.checkpoint import load_checkpoint
+    from gan_plugins.pretrained import resolve_checkpoint
+
+    bundled = load_checkpoint(resolve_checkpoint("dcgan-mnist"))
+    DCGANGenerator(width=32, extra_convs=0).load_state_dict(bundled["ema"])  # strict: same modules, same names
+    g, d = DCGANGenerator(width=8, extra_convs=2), DCGANDiscriminator(width=8, extra_convs=2)
+    assert _same_resolution_convs(g, torch.randn(3, 64)) == [(16, 7, 7), (16, 7, 7), (8, 14, 14), (8, 14, 14)]
+    assert _same_resolution_convs(d, torch.randn(3, 1, 28, 28)) == [(8, 14, 14), (8, 14, 14), (16, 7, 7), (16, 7, 7)]
+    assert g(torch.randn(3, 64)).shape == (3, 1, 28, 28) and d(torch.randn(3, 1, 28, 28)).shape == (3,)
+    assert _same_resolution_convs(DCGANGenerator(width=8), torch.randn(3, 64)) == []
+    cfg = {**plugin.default_config(), "extra_convs": 1, "width": 8}
+    g1, d1 = plugin.build(cfg)
+    assert len(_same_resolution_convs(g1, torch.randn(2, 64))) == 2
+    assert len(_same_resolution_convs(d1, torch.randn(2, 1, 28, 28))) == 2
+    for bad in (-1, 1.5, True):
+        with pytest.raises(ParameterError, match="extra_convs"):
+            DCGANGenerator(extra_convs=bad)
