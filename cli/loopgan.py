@@ -239,7 +239,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=None, help="total generator steps")
     p.add_argument("--config", type=Path, default=None, help="JSON or TOML file of settings")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one setting")
-    p.add_argument("--resume", action="store_true", help="continue RUN/last.pt exactly")
+    p.add_argument("--resume", action="store_true",
+                   help="continue RUN/last.pt exactly; with --set, change only lr_g, lr_d, ema_decay or the "
+                        "*_every intervals from here on (recorded in RUN/phases.jsonl)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_train)
 

@@ -65,6 +65,7 @@ __all__ = [
     "TrainResult",
     "Trainer",
     "RENAMED_SETTINGS",
+    "RESUME_SETTINGS",
     "TrainingDiverged",
     "parse_overrides",
     "resolve_config",
@@ -88,6 +89,12 @@ TRAINER_DEFAULTS: dict[str, Any] = {
     "augment": "",          # "translation": DiffAugment of every discriminator input (gan_plugins.augment); "" = off
     "augment_shift": 0.125,  # translation range, fraction of the image size (DiffAugment: 1/8)
 }
+
+
+#: settings a resume may change: a new phase of the run from the checkpoint's step on (e.g. a lower learning rate or a
+#: longer EMA for the last steps). Every other setting shapes the models, the data or the loss and is fixed for the
+#: life of a run; a resume given the value it already has is still exact.
+RESUME_SETTINGS = ("lr_g", "lr_d", "ema_decay", "log_every", "sample_every", "ckpt_every", "eval_every")
 
 
 #: settings renamed since they were first stored (old name -> new name): one name per knob, prefixed by the specrep
@@ -398,6 +405,9 @@ class Trainer:
         self.ema.load_state_dict(state["ema"])
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
+        for opt, key in ((self.opt_g, "lr_g"), (self.opt_d, "lr_d")):  # a resume may start a phase with a new rate
+            for group in opt.param_groups:
+                group["lr"] = float(self.cfg[key])
         self.stream.load_state_dict(state["stream"])
         self.step = int(state["step"])
         ranks = state.get("rng_ranks")
@@ -648,6 +658,34 @@ def _append_csv(path: Path, row: Mapping[str, float]) -> None:
         writer.writerow(row)
 
 
+def _resume_phase(plugin: GanPlugin, cfg: dict[str, Any], out: Path, step: int, config_file: str | Path | None,
+                  overrides: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The stored ``cfg`` of a resumed run with the changes ``overrides`` asks for (only :data:`RESUME_SETTINGS`);
+    each change is appended to ``out/phases.jsonl`` as ``{"step": s, "key": [old, new], ...}``."""
+    if config_file:
+        raise ParameterError(f"{out}: a resumed run keeps its stored config; change {', '.join(RESUME_SETTINGS)} "
+                             "with --set instead of a config file")
+    given = upgrade_config(dict(overrides or {}), source="--set")
+    changed = {k: v for k, v in given.items() if k not in cfg or cfg[k] != v}
+    fixed = sorted(k for k in changed if k not in RESUME_SETTINGS)
+    if fixed:
+        raise ParameterError(f"{out} was trained with other {', '.join(fixed)} "
+                             f"({', '.join(f'{k}={cfg.get(k)!r}' for k in fixed)}); a resume can change only "
+                             f"{', '.join(RESUME_SETTINGS)}")
+    if not changed:
+        return cfg
+    for key in ("lr_g", "lr_d"):
+        if key in changed and (isinstance(changed[key], bool) or not isinstance(changed[key], (int, float))
+                               or not changed[key] > 0):
+            raise ParameterError(f"{key}={changed[key]!r} must be a number > 0")
+    # the trainer's checks of the changed values (types, ranges), on a config built the usual way
+    resolve_config(plugin, loss=cfg["loss"], data=cfg["data"], overrides=changed)
+    record = {"step": step, **{k: [cfg[k], v] for k, v in changed.items()}}
+    with open(out / "phases.jsonl", "a") as fh:
+        fh.write(json.dumps(record) + "\n")
+    return {**cfg, **changed}
+
+
 def train(plugin: str, *, data: str, loss: str, out: str | Path, steps: int | None = None,
           config_file: str | Path | None = None, overrides: Mapping[str, Any] | None = None, resume: bool = False,
           evaluator: Callable[[nn.Module, int], Mapping[str, float]] | None = None, progress: bool = True,
@@ -669,7 +707,9 @@ def train(plugin: str, *, data: str, loss: str, out: str | Path, steps: int | No
     config_file, overrides :
         Config overlays (JSON/TOML file; ``{"key": value}``).
     resume : bool
-        Continue from ``out/last.pt`` exactly (its stored config is used; ``steps`` may extend it).
+        Continue from ``out/last.pt`` exactly (its stored config is used; ``steps`` may extend it). ``overrides`` may
+        then change only :data:`RESUME_SETTINGS` (a new phase from the checkpoint's step on, recorded in
+        ``out/phases.jsonl``); giving any other setting its stored value is allowed, another value raises.
     evaluator : callable, optional
         See :class:`Trainer`.
     raise_on_diverge : bool
@@ -690,6 +730,7 @@ def train(plugin: str, *, data: str, loss: str, out: str | Path, steps: int | No
         # settings added to the project after this checkpoint was written take their defaults (= old behaviour)
         current = resolve_config(plug, loss=loss, data=cfg.get("data", data))
         cfg = {**{k: v for k, v in current.items() if k not in cfg}, **cfg}
+        cfg = _resume_phase(plug, cfg, out, int(state["step"]), config_file, overrides)
     else:
         if ckpt.exists():
             raise ParameterError(f"{out} already holds a checkpoint; pass --resume to continue or pick another --out")

@@ -4,6 +4,7 @@ classifier confidence in ``evals.csv``): the probes behind the bundled ``dcgan-m
 
     python scripts/mnist_probe.py runs/explore/w64-ns non-saturating 12000 '{"width": 64}'
     python scripts/mnist_probe.py runs/explore/w64-ns non-saturating 20000 '{}' resume   # continue exactly
+    python scripts/mnist_probe.py runs/explore/w64-ns non-saturating 24000 '{"lr_g": 5e-5}' resume  # a new phase
     python scripts/mnist_probe.py table x1=runs/explore/w32-ns-x1 runs/explore/w64-ns  # FD / confidence
 """
 
@@ -49,7 +50,7 @@ def main(argv: list[str]) -> None:
     torch.set_num_threads(1)
     evaluator = _mnist_evaluator("dcgan", "mnist", loss, over)
     train("dcgan", data="mnist", loss=loss, out=out, steps=steps, resume=resume,
-          overrides=None if resume else {**over, "eval_every": 1000, "sample_every": 2000, "ckpt_every": 1000},
+          overrides=over if resume else {**over, "eval_every": 1000, "sample_every": 2000, "ckpt_every": 1000},
           evaluator=evaluator, progress=False)
 
 

@@ -68,6 +68,42 @@ def test_refuses_to_overwrite_and_to_resume_nothing(tmp_path):
         train("dcgan", data="mnist", loss="lsgan", out=tmp_path, steps=2, resume=True, progress=False)
 
 
+def test_resume_may_start_a_phase_with_new_rates_and_ema_and_records_it(tmp_path):
+    train("dcgan", data="mnist", loss="hinge", out=tmp_path, steps=2, overrides=TINY, progress=False)
+    lr_d = load_checkpoint(tmp_path / "last.pt")["config"]["lr_d"]
+    # the stored width may be repeated (the original command + --resume); lr_g and ema_decay start a new phase
+    train("dcgan", data="mnist", loss="hinge", out=tmp_path, steps=4, resume=True, progress=False,
+          overrides={"width": TINY["width"], "lr_g": 5e-5, "ema_decay": 0.9999})
+    state = load_checkpoint(tmp_path / "last.pt")
+    assert [g["lr"] for g in state["opt_g"]["param_groups"]] == [5e-5]  # the optimiser steps with the new rate
+    assert [g["lr"] for g in state["opt_d"]["param_groups"]] == [lr_d]
+    assert state["config"]["lr_g"] == 5e-5 and state["config"]["ema_decay"] == 0.9999
+    assert json.loads((tmp_path / "config.json").read_text())["ema_decay"] == 0.9999
+    phases = [json.loads(line) for line in (tmp_path / "phases.jsonl").read_text().splitlines()]
+    assert phases == [{"step": 2, "lr_g": [2e-4, 5e-5], "ema_decay": [0.999, 0.9999]}]
+    # a plain resume afterwards keeps the phase's settings and records nothing new
+    train("dcgan", data="mnist", loss="hinge", out=tmp_path, steps=5, resume=True, progress=False)
+    state = load_checkpoint(tmp_path / "last.pt")
+    assert [g["lr"] for g in state["opt_g"]["param_groups"]] == [5e-5] and state["step"] == 5
+    assert len((tmp_path / "phases.jsonl").read_text().splitlines()) == 1
+
+
+@pytest.mark.parametrize("over, match", [({"width": 8}, "width"), ({"lr_g": 0}, "lr_g"), ({"lr_d": "fast"}, "lr_d"),
+                                         ({"ema_decay": 1.0}, "ema_decay"), ({"eval_every": -1}, "eval_every"),
+                                         ({"nonsense": 1}, "nonsense")])
+def test_resume_refuses_to_change_the_model_and_bad_phase_values(tmp_path, over, match):
+    train("dcgan", data="mnist", loss="hinge", out=tmp_path, steps=1, overrides=TINY, progress=False)
+    before = (tmp_path / "last.pt").read_bytes()
+    with pytest.raises(ParameterError, match=match):
+        train("dcgan", data="mnist", loss="hinge", out=tmp_path, steps=2, resume=True, progress=False, overrides=over)
+    assert (tmp_path / "last.pt").read_bytes() == before and not (tmp_path / "phases.jsonl").exists()
+    with pytest.raises(ParameterError, match="config file"):
+        cfg = tmp_path / "c.json"
+        cfg.write_text('{"lr_g": 1e-4}')
+        train("dcgan", data="mnist", loss="hinge", out=tmp_path, steps=2, resume=True, progress=False,
+              config_file=cfg)
+
+
 def _all_tensors(obj, prefix=""):
     if isinstance(obj, torch.Tensor):
         yield prefix, obj
