@@ -104,6 +104,25 @@ def test_resume_refuses_to_change_the_model_and_bad_phase_values(tmp_path, over,
               config_file=cfg)
 
 
+def test_evaluations_and_sample_grids_do_not_change_training(tmp_path):
+    """A probe that evaluates and draws grids every step trains the weights of a bare ``loopgan train`` (the bundled
+    dcgan-mnist's command relies on it)."""
+    from gan_plugins.metrics.mnist import MnistEvaluator
+
+    plug = get_plugin("dcgan")
+    over = {**TINY, "augment": "translation"}
+    cfg = resolve_config(plug, loss="non-saturating", data="mnist", overrides=over)
+    ev = MnistEvaluator(lambda n, g: plug.latent(n, cfg, generator=g), n_samples=64)
+    probed = train("dcgan", data="mnist", loss="non-saturating", out=tmp_path / "a", steps=3, evaluator=ev,
+                   overrides={**over, "eval_every": 1, "sample_every": 1, "ckpt_every": 1}, progress=False)
+    train("dcgan", data="mnist", loss="non-saturating", out=tmp_path / "b", steps=3, overrides=over, progress=False)
+    assert len(probed.evals) == 3 and (tmp_path / "a" / "samples").is_dir()
+    sa, sb = load_checkpoint(tmp_path / "a" / "last.pt"), load_checkpoint(tmp_path / "b" / "last.pt")
+    for key in ("generator", "discriminator", "ema"):
+        for name, value in sa[key].items():
+            torch.testing.assert_close(sb[key][name], value, rtol=0, atol=0, msg=f"{key}.{name}")
+
+
 def _all_tensors(obj, prefix=""):
     if isinstance(obj, torch.Tensor):
         yield prefix, obj
