@@ -78,8 +78,13 @@ def test_extra_convs_add_same_resolution_layers_and_zero_keeps_the_bundled_archi
     from gan_plugins.checkpoint import load_checkpoint
     from gan_plugins.pretrained import resolve_checkpoint
 
-    bundled = load_checkpoint(resolve_checkpoint("dcgan-mnist"))
-    DCGANGenerator(width=32, extra_convs=0).load_state_dict(bundled["ema"])  # strict: same modules, same names
+    bundled = load_checkpoint(resolve_checkpoint("dcgan-mnist"))  # trained with extra_convs=1
+    DCGANGenerator(width=32, extra_convs=1).load_state_dict(bundled["ema"])  # strict: same modules, same names
+    # extra_convs=0 keeps the names of the checkpoints written before the setting existed (the dcgan-mnist of 2026-11)
+    assert list(DCGANGenerator(width=32, extra_convs=0).state_dict()) == [
+        "fc.weight", "fc_norm.0.weight", "fc_norm.0.bias", "fc_norm.0.running_mean", "fc_norm.0.running_var",
+        "fc_norm.0.num_batches_tracked", "ups.0.0.weight", "ups.0.1.weight", "ups.0.1.bias", "ups.0.1.running_mean",
+        "ups.0.1.running_var", "ups.0.1.num_batches_tracked", "to_image.weight", "to_image.bias"]
     g, d = DCGANGenerator(width=8, extra_convs=2), DCGANDiscriminator(width=8, extra_convs=2)
     assert _same_resolution_convs(g, torch.randn(3, 64)) == [(16, 7, 7), (16, 7, 7), (8, 14, 14), (8, 14, 14)]
     assert _same_resolution_convs(d, torch.randn(3, 1, 28, 28)) == [(8, 14, 14), (8, 14, 14), (16, 7, 7), (16, 7, 7)]
