@@ -3,6 +3,10 @@ the plan, ``runs.jsonl``, the process logs, every run's config/state/logs and la
 for runs not yet in ``runs.jsonl`` (finished runs are never resumed). ``runs/`` is git-ignored, hence ``-f``:
 
     python scripts/bank_loss_benchmark.py runs/benchmark-losses | xargs git add -f
+    python scripts/bank_loss_benchmark.py --finished runs/benchmark-losses | xargs -r git rm -q --cached --ignore-unmatch
+
+The second line lists the ``last.pt`` of finished runs, so a checkpoint committed while its run was unfinished
+leaves the tree once the run is done (the history keeps it).
 """
 
 from __future__ import annotations
@@ -12,10 +16,19 @@ import sys
 from pathlib import Path
 
 
+def _done(folder: Path) -> set[str]:
+    if not (folder / "runs.jsonl").exists():
+        return set()
+    return {json.loads(line)["run_id"] for line in (folder / "runs.jsonl").read_text().splitlines() if line.strip()}
+
+
+def finished_checkpoints(folder: Path) -> list[Path]:
+    """``last.pt`` of every run recorded in ``runs.jsonl`` (nothing resumes them)."""
+    return [folder / "runs" / run_id / "last.pt" for run_id in sorted(_done(folder))]
+
+
 def bank(folder: Path) -> list[Path]:
-    done = set()
-    if (folder / "runs.jsonl").exists():
-        done = {json.loads(line)["run_id"] for line in (folder / "runs.jsonl").read_text().splitlines() if line.strip()}
+    done = _done(folder)
     files = [p for p in (folder / "plan.json", folder / "runs.jsonl") if p.exists()]
     files += sorted(folder.glob("*.log")) + sorted(folder.glob("summary.*")) + sorted(folder.glob("*.png"))
     for state in sorted(folder.glob("runs/*/*/seed*/bench_state.json")):
@@ -30,5 +43,9 @@ def bank(folder: Path) -> list[Path]:
 
 
 if __name__ == "__main__":
-    for path in bank(Path(sys.argv[1] if len(sys.argv) > 1 else "runs/benchmark-losses")):
+    args = sys.argv[1:]
+    finished = "--finished" in args
+    rest = [a for a in args if a != "--finished"]
+    folder = Path(rest[0] if rest else "runs/benchmark-losses")
+    for path in (finished_checkpoints(folder) if finished else bank(folder)):
         print(path)
