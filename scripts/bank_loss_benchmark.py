@@ -3,7 +3,8 @@ the plan, ``runs.jsonl``, the process logs, every run's config/state/logs and la
 for runs not yet in ``runs.jsonl`` (finished runs are never resumed). ``runs/`` is git-ignored, hence ``-f``:
 
     python scripts/bank_loss_benchmark.py runs/benchmark-losses | xargs git add -f
-    python scripts/bank_loss_benchmark.py --finished runs/benchmark-losses | xargs -r git rm -q --cached
+    python scripts/bank_loss_benchmark.py --finished runs/benchmark-losses \
+        | xargs -r git rm -q --cached --ignore-unmatch
 
 The second line lists the ``last.pt`` of finished runs, so a checkpoint committed while its run was unfinished
 leaves the tree once the run is done (the history keeps it).
