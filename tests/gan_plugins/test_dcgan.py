@@ -78,8 +78,8 @@ def test_extra_convs_add_same_resolution_layers_and_zero_keeps_the_bundled_archi
     from gan_plugins.checkpoint import load_checkpoint
     from gan_plugins.pretrained import resolve_checkpoint
 
-    bundled = load_checkpoint(resolve_checkpoint("dcgan-mnist"))  # trained with extra_convs=1
-    DCGANGenerator(width=32, extra_convs=1).load_state_dict(bundled["ema"])  # strict: same modules, same names
+    bundled = load_checkpoint(resolve_checkpoint("dcgan-mnist"))  # trained with extra_convs=2
+    DCGANGenerator(width=32, extra_convs=2).load_state_dict(bundled["ema"])  # strict: same modules, same names
     # extra_convs=0 keeps the names of the checkpoints written before the setting existed (the dcgan-mnist of 2026-11)
     assert list(DCGANGenerator(width=32, extra_convs=0).state_dict()) == [
         "fc.weight", "fc_norm.0.weight", "fc_norm.0.bias", "fc_norm.0.running_mean", "fc_norm.0.running_var",
