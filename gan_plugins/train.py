@@ -58,7 +58,7 @@ from gan_plugins.checkpoint import LAST, capture_rng, load_checkpoint, restore_r
 from gan_plugins.ema import update_ema_
 from gan_plugins.errors import GanError
 from gan_plugins.losses import clip_weights_, drift_penalty, get_loss, gradient_penalty
-from specrep.errors import ParameterError, check_positive_int
+from specrep.errors import ParameterError, check_positive_float, check_positive_int
 
 __all__ = [
     "TRAINER_DEFAULTS",
@@ -194,6 +194,8 @@ def resolve_config(plugin: GanPlugin, *, loss: str, data: str, config_file: str 
             base[key] = value
     for key in ("steps", "batch_size", "n_critic", "log_every", "grid_size", "gp_every"):
         check_positive_int(key, base[key])
+    for key in ("lr_g", "lr_d"):
+        check_positive_float(key, base[key])
     for key in ("sample_every", "ckpt_every", "eval_every"):
         if isinstance(base[key], bool) or not isinstance(base[key], int) or base[key] < 0:
             raise ParameterError(f"{key}={base[key]!r} must be an integer >= 0")
@@ -659,9 +661,9 @@ def _append_csv(path: Path, row: Mapping[str, float]) -> None:
 
 
 def _resume_phase(plugin: GanPlugin, cfg: dict[str, Any], out: Path, step: int, config_file: str | Path | None,
-                  overrides: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The stored ``cfg`` of a resumed run with the changes ``overrides`` asks for (only :data:`RESUME_SETTINGS`);
-    each change is appended to ``out/phases.jsonl`` as ``{"step": s, "key": [old, new], ...}``."""
+                  overrides: Mapping[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The stored ``cfg`` of a resumed run with the changes ``overrides`` asks for (only :data:`RESUME_SETTINGS`),
+    and the record of them for ``out/phases.jsonl`` (``{"step": s, "key": [old, new], ...}``; None if none)."""
     if config_file:
         raise ParameterError(f"{out}: a resumed run keeps its stored config; change {', '.join(RESUME_SETTINGS)} "
                              "with --set instead of a config file")
@@ -673,17 +675,10 @@ def _resume_phase(plugin: GanPlugin, cfg: dict[str, Any], out: Path, step: int, 
                              f"({', '.join(f'{k}={cfg.get(k)!r}' for k in fixed)}); a resume can change only "
                              f"{', '.join(RESUME_SETTINGS)}")
     if not changed:
-        return cfg
-    for key in ("lr_g", "lr_d"):
-        if key in changed and (isinstance(changed[key], bool) or not isinstance(changed[key], (int, float))
-                               or not changed[key] > 0):
-            raise ParameterError(f"{key}={changed[key]!r} must be a number > 0")
+        return cfg, None
     # the trainer's checks of the changed values (types, ranges), on a config built the usual way
     resolve_config(plugin, loss=cfg["loss"], data=cfg["data"], overrides=changed)
-    record = {"step": step, **{k: [cfg[k], v] for k, v in changed.items()}}
-    with open(out / "phases.jsonl", "a") as fh:
-        fh.write(json.dumps(record) + "\n")
-    return {**cfg, **changed}
+    return {**cfg, **changed}, {"step": step, **{k: [cfg[k], v] for k, v in changed.items()}}
 
 
 def train(plugin: str, *, data: str, loss: str, out: str | Path, steps: int | None = None,
@@ -730,19 +725,22 @@ def train(plugin: str, *, data: str, loss: str, out: str | Path, steps: int | No
         # settings added to the project after this checkpoint was written take their defaults (= old behaviour)
         current = resolve_config(plug, loss=loss, data=cfg.get("data", data))
         cfg = {**{k: v for k, v in current.items() if k not in cfg}, **cfg}
-        cfg = _resume_phase(plug, cfg, out, int(state["step"]), config_file, overrides)
+        cfg, phase = _resume_phase(plug, cfg, out, int(state["step"]), config_file, overrides)
     else:
         if ckpt.exists():
             raise ParameterError(f"{out} already holds a checkpoint; pass --resume to continue or pick another --out")
         plug = get_plugin(plugin)
         cfg = resolve_config(plug, loss=loss, data=data, config_file=config_file, overrides=overrides)
-        state = None
+        state, phase = None, None
     if steps is not None:
         check_positive_int("steps", steps)
         cfg["steps"] = int(steps)
     trainer = Trainer(plug, cfg, out, evaluator=evaluator, progress=progress)
     if state is not None:
         trainer.load_state_dict(state)
+    if phase is not None:  # recorded once the run is built with it
+        with open(out / "phases.jsonl", "a") as fh:
+            fh.write(json.dumps(phase) + "\n")
     result = trainer.run()
     if result.diverged and raise_on_diverge:
         raise TrainingDiverged(result.diverged)
