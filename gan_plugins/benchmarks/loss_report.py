@@ -46,8 +46,9 @@ def _markdown(summary: Mapping[str, Any]) -> str:
              f"Command (one process; the plan was split with `--shard i/n` when run in parallel): "
              f"`{summary.get('command', '')}`", "",
              f"Runs finished: {summary['runs_done']} of {summary.get('plan_runs', '?')} planned. "
-             f"Total CPU time of the finished runs: {_hours(summary['cpu_s_total'])} "
-             f"(training only: {_hours(summary['train_s_total'])}).", "",
+             f"Total CPU time of the finished runs (process time: training, evaluation, checkpoints): "
+             f"{_hours(summary['cpu_s_total'])}; their training wall-clock (evaluation excluded; above the CPU time "
+             f"when the cores were shared): {_hours(summary['train_s_total'])}.", "",
              f"FD floor (held-out real vs training digits): {_f(summary['floor'])}; reference: uniform noise "
              f"{_f(summary['noise_fd'], 1)} (not an upper bound). Early stop: {cfg.get('patience', '?')} evaluations "
              f"(every {cfg.get('eval_every', '?')} generator steps) without an FD "
