@@ -211,7 +211,7 @@ def cmd_benchmark_losses(args: argparse.Namespace) -> None:
         given["neighbourhood"] = args.neighbourhood == "on"
     run_loss_benchmark(args.out, losses=losses, width=args.width, overrides=parse_overrides(args.set),
                        shard=parse_shard(args.shard), budget_s=args.budget_hours * 3600 if args.budget_hours else None,
-                       progress=not args.no_progress, **given)
+                       progress=not args.no_progress, report_only=args.report_only, **given)
     print((Path(args.out) / "summary.md").read_text(), end="")
 
 
@@ -304,6 +304,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--out", type=Path, default=Path("runs/benchmark-losses"))
     b.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     b.add_argument("--no-progress", action="store_true")
+    b.add_argument("--report-only", action="store_true",
+                   help="train nothing: rewrite summary.md/json, fd_curves.png and the grids from runs.jsonl")
     b.set_defaults(func=cmd_benchmark_losses)
 
     for name, helptext, func in (

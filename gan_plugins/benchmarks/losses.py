@@ -67,7 +67,7 @@ def run_loss_benchmark(out: str | Path, *, losses: Sequence[str] | None = None,
                        plugin: str = "dcgan", data: str = "mnist", overrides: Mapping[str, Any] | None = None,
                        shard: tuple[int, int] = (0, 1), budget_s: float | None = None,
                        max_segments: int | None = None, evaluator: Any = None,
-                       progress: bool = True) -> dict[str, Any]:
+                       progress: bool = True, report_only: bool = False) -> dict[str, Any]:
     """Run (or continue) this shard's part of the plan, then aggregate every finished run into the report.
 
     Parameters
@@ -100,6 +100,9 @@ def run_loss_benchmark(out: str | Path, *, losses: Sequence[str] | None = None,
         :class:`gan_plugins.metrics.mnist.MnistEvaluator` (built once per process).
     progress : bool
         Print one line per segment on stderr.
+    report_only : bool
+        Train nothing: rewrite the report from ``runs.jsonl`` (the settings must still match ``plan.json``), e.g.
+        while other processes are training or after the report's code changed.
 
     Returns
     -------
@@ -151,7 +154,7 @@ def run_loss_benchmark(out: str | Path, *, losses: Sequence[str] | None = None,
             who = f"shard {shard[0]}/{shard[1]}" if shard[1] > 1 else f"pid {os.getpid()}"
             print(f"[{who}] {line}", file=sys.stderr, flush=True)
 
-    todo = [run for run in mine if run.run_id not in done]
+    todo = [] if report_only else [run for run in mine if run.run_id not in done]
     if todo and evaluator is None:
         evaluator = _mnist_evaluator(plugin, data, todo[0].loss, over)
     for run in todo:
@@ -306,7 +309,9 @@ def aggregate(runs: Sequence[Mapping[str, Any]], losses: Sequence[str], *, n_bud
         ``seeds`` (:func:`fd_distribution` of the final FD of the default point's runs), ``neighbourhood``
         (the same over every run of the loss, near = within 2x the loss's best), ``share_within_2x_all`` (within 2x
         ``best_fd_all``), ``final`` (default point: median coverage, steps, D updates, training seconds,
-        stop counts), ``stopped`` (counts of ``early``/``cap``/``diverged`` over every run of the loss),
+        stop counts, ``confidence`` = the classifier's mean top probability at the last evaluation, NaN where the
+        evaluator gave none, ``cpu_s_per_kstep`` = CPU seconds per 1,000 generator steps),
+        ``stopped`` (counts of ``early``/``cap``/``diverged`` over every run of the loss),
         ``nan_stops``, ``collapsed``, ``failed``,
         ``points`` (per point: final FDs, median, min, max, median coverage, overrides) and ``at_d_updates`` /
         ``at_train_s`` (per budget: FD median/min/max and median coverage over the default point's seeds).
@@ -342,6 +347,10 @@ def aggregate(runs: Sequence[Mapping[str, Any]], losses: Sequence[str], *, n_bud
             "final": {"coverage": _median([r["final_coverage"] for r in ds]),
                       "steps": _median([r["steps"] for r in ds]), "d_updates": _median([r["d_updates"] for r in ds]),
                       "train_s": _median([r["train_s"] for r in ds]),
+                      "confidence": _median([r["curve"][-1].get("confidence", np.nan) if r["curve"] else np.nan
+                                             for r in ds]),
+                      "cpu_s_per_kstep": _median([1000.0 * r["cpu_s"] / r["steps"] if r["steps"] else np.nan
+                                                  for r in ds]),
                       "stopped": {k: sum(r["stopped"] == k for r in ds) for k in ("early", "cap", "diverged")}},
             "stopped": {k: sum(r["stopped"] == k for r in rs) for k in ("early", "cap", "diverged")},
             "nan_stops": int(sum(r["nan_stop"] for r in rs)), "collapsed": int(sum(r["collapsed"] for r in rs)),

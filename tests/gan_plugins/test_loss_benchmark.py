@@ -193,6 +193,17 @@ def test_settings_of_a_benchmark_folder_cannot_change(tmp_path):
         _bench(tmp_path, ev, cap=8)
 
 
+def test_report_only_trains_nothing_and_reports_the_finished_runs(tmp_path, monkeypatch):
+    ev = ScriptedEvaluator(lambda s: 100.0 / s)
+    _bench(tmp_path, ev, losses=["hinge", "lsgan"], max_segments=2)  # hinge finished (cap 4), lsgan not started
+    (tmp_path / "summary.md").unlink()
+    calls = _recording_train(monkeypatch)
+    summary = _bench(tmp_path, ev, losses=["hinge", "lsgan"], report_only=True)
+    assert calls == [] and summary["runs_done"] == 1 and summary["plan_runs"] == 2
+    assert set(summary["losses"]) == {"hinge"} and "| hinge | 1 | 1 |" in (tmp_path / "summary.md").read_text()
+    assert not list((tmp_path / "runs").glob("lsgan/*/*/last.pt"))
+
+
 def test_shards_share_one_folder(tmp_path):
     ev = ScriptedEvaluator(lambda s: 100.0 / s)
     _bench(tmp_path, ev, seeds=2, cap=2, shard=(1, 2))
@@ -302,6 +313,8 @@ def test_fd_distribution_by_hand():
 
 def test_aggregate_over_seeds_and_neighbourhood_by_hand():
     runs = [_rec("hinge", "default", s, v) for s, v in enumerate((10.0, 20.0, 40.0))]
+    for r, conf, cpu, steps in zip(runs, (0.8, 0.9, 0.7), (30.0, 60.0, 90.0), (1000, 2000, 1000), strict=True):
+        r["curve"][-1]["confidence"], r["cpu_s"], r["steps"] = conf, cpu, steps  # CPU s per 1,000 steps: 30, 30, 90
     runs += [_rec("hinge", "lr_x4", s, v) for s, v in enumerate((15.0, 100.0))]
     runs += [_rec("hinge", "lr_x0.25", 0, math.nan, stopped="diverged", nan_stop=1.0)]
     runs += [_rec("lsgan", "default", 0, 5.0, coverage=7.0, stopped="cap")]
@@ -314,8 +327,10 @@ def test_aggregate_over_seeds_and_neighbourhood_by_hand():
     assert nb["share_within"] == pytest.approx(0.5) and h["share_within_2x_all"] == pytest.approx(1 / 6)
     assert h["stopped"] == {"early": 5, "cap": 0, "diverged": 1} and h["nan_stops"] == 1
     assert h["points"]["lr_x4"]["median"] == 57.5 and h["points"]["lr_x4"]["min"] == 15
-    assert h["runs"] == 6 and s["cpu_s_total"] == 14.0
+    assert h["runs"] == 6 and s["cpu_s_total"] == 188.0
+    assert h["final"]["confidence"] == pytest.approx(0.8) and h["final"]["cpu_s_per_kstep"] == pytest.approx(30.0)
     assert s["losses"]["lsgan"]["final"]["coverage"] == 7.0
+    assert math.isnan(s["losses"]["lsgan"]["final"]["confidence"])  # the evaluator gave no confidence
 
 
 # -------------------------------------------------------------------------------------------------------- report
