@@ -200,8 +200,13 @@ def cmd_benchmark_progressive(args: argparse.Namespace) -> None:
 
 def cmd_benchmark_losses(args: argparse.Namespace) -> None:
     from gan_plugins.benchmarks.loss_plan import parse_shard
-    from gan_plugins.benchmarks.losses import run_loss_benchmark
+    from gan_plugins.benchmarks.losses import rewrite_report, run_loss_benchmark
     from gan_plugins.train import parse_overrides
+
+    if args.report_only:
+        rewrite_report(args.out)
+        print((Path(args.out) / "summary.md").read_text(), end="")
+        return
 
     losses = [s for s in args.losses.split(",") if s] if args.losses else None
     given = {k: getattr(args, k) for k in ("seeds", "neighbourhood_seeds", "cap", "eval_every", "patience",
@@ -211,7 +216,7 @@ def cmd_benchmark_losses(args: argparse.Namespace) -> None:
         given["neighbourhood"] = args.neighbourhood == "on"
     run_loss_benchmark(args.out, losses=losses, width=args.width, overrides=parse_overrides(args.set),
                        shard=parse_shard(args.shard), budget_s=args.budget_hours * 3600 if args.budget_hours else None,
-                       progress=not args.no_progress, report_only=args.report_only, **given)
+                       progress=not args.no_progress, **given)
     print((Path(args.out) / "summary.md").read_text(), end="")
 
 
@@ -305,7 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     b.add_argument("--no-progress", action="store_true")
     b.add_argument("--report-only", action="store_true",
-                   help="train nothing: rewrite summary.md/json, fd_curves.png and the grids from runs.jsonl")
+                   help="train nothing: rewrite the report of --out from its plan.json and runs.jsonl")
     b.set_defaults(func=cmd_benchmark_losses)
 
     for name, helptext, func in (

@@ -42,7 +42,7 @@ from gan_plugins.metrics.stability import fd_distribution
 from gan_plugins.train import resolve_config
 from specrep.errors import ParameterError, check_positive_int
 
-__all__ = ["BENCHMARK_DEFAULTS", "aggregate", "benchmark_command", "read_runs", "run_loss_benchmark",
+__all__ = ["BENCHMARK_DEFAULTS", "aggregate", "benchmark_command", "read_runs", "rewrite_report", "run_loss_benchmark",
            "write_report"]
 
 #: Defaults of :func:`run_loss_benchmark` (and of ``loopgan benchmark losses``).
@@ -67,7 +67,7 @@ def run_loss_benchmark(out: str | Path, *, losses: Sequence[str] | None = None,
                        plugin: str = "dcgan", data: str = "mnist", overrides: Mapping[str, Any] | None = None,
                        shard: tuple[int, int] = (0, 1), budget_s: float | None = None,
                        max_segments: int | None = None, evaluator: Any = None,
-                       progress: bool = True, report_only: bool = False) -> dict[str, Any]:
+                       progress: bool = True) -> dict[str, Any]:
     """Run (or continue) this shard's part of the plan, then aggregate every finished run into the report.
 
     Parameters
@@ -100,9 +100,6 @@ def run_loss_benchmark(out: str | Path, *, losses: Sequence[str] | None = None,
         :class:`gan_plugins.metrics.mnist.MnistEvaluator` (built once per process).
     progress : bool
         Print one line per segment on stderr.
-    report_only : bool
-        Train nothing: rewrite the report from ``runs.jsonl`` (the settings must still match ``plan.json``), e.g.
-        while other processes are training or after the report's code changed.
 
     Returns
     -------
@@ -154,7 +151,7 @@ def run_loss_benchmark(out: str | Path, *, losses: Sequence[str] | None = None,
             who = f"shard {shard[0]}/{shard[1]}" if shard[1] > 1 else f"pid {os.getpid()}"
             print(f"[{who}] {line}", file=sys.stderr, flush=True)
 
-    todo = [] if report_only else [run for run in mine if run.run_id not in done]
+    todo = [run for run in mine if run.run_id not in done]
     if todo and evaluator is None:
         evaluator = _mnist_evaluator(plugin, data, todo[0].loss, over)
     for run in todo:
@@ -169,9 +166,28 @@ def run_loss_benchmark(out: str | Path, *, losses: Sequence[str] | None = None,
                 say(f"stopped by the budget; {run.run_id} resumes from its last.pt next time")
                 break
             _append_locked(log_path, record)
-    runs = read_runs(log_path)
-    summary = aggregate(runs, losses)
-    summary.update({"config": settings, "plan_runs": len(plan), "command": benchmark_command(settings, out)})
+    return _report(out, settings, len(plan))
+
+
+def rewrite_report(out: str | Path) -> dict[str, Any]:
+    """Rewrite a benchmark folder's report from its ``plan.json`` and ``runs.jsonl``, training nothing.
+
+    For a report while other processes train, or after the report's code changed (a running process writes the
+    report with the code it started with). Returns the aggregate written to ``summary.json``.
+    """
+    out = Path(out)
+    if not (out / "plan.json").is_file():
+        raise ParameterError(f"{out} holds no loss benchmark (no plan.json)")
+    settings = json.loads((out / "plan.json").read_text())
+    plan = build_plan(settings["losses"], seeds=settings["seeds"], neighbourhood=settings["neighbourhood"],
+                      neighbourhood_seeds=settings["neighbourhood_seeds"])
+    return _report(out, settings, len(plan))
+
+
+def _report(out: Path, settings: Mapping[str, Any], plan_runs: int) -> dict[str, Any]:
+    runs = read_runs(out / "runs.jsonl")
+    summary = aggregate(runs, settings["losses"])
+    summary.update({"config": dict(settings), "plan_runs": plan_runs, "command": benchmark_command(settings, out)})
     write_report(out, summary, runs)
     return summary
 

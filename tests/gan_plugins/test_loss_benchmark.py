@@ -15,7 +15,7 @@ from gan_plugins.benchmarks import loss_runs
 from gan_plugins.benchmarks.curves import common_budgets, curve_at, seed_band
 from gan_plugins.benchmarks.early_stop import early_stop_at
 from gan_plugins.benchmarks.loss_plan import build_plan, neighbourhood_points, parse_shard, shard_plan
-from gan_plugins.benchmarks.losses import aggregate, benchmark_command, read_runs, run_loss_benchmark
+from gan_plugins.benchmarks.losses import aggregate, benchmark_command, read_runs, rewrite_report, run_loss_benchmark
 from gan_plugins.metrics.stability import fd_distribution
 from gan_plugins.train import train as real_train
 from specrep.errors import ParameterError
@@ -198,10 +198,13 @@ def test_report_only_trains_nothing_and_reports_the_finished_runs(tmp_path, monk
     _bench(tmp_path, ev, losses=["hinge", "lsgan"], max_segments=2)  # hinge finished (cap 4), lsgan not started
     (tmp_path / "summary.md").unlink()
     calls = _recording_train(monkeypatch)
-    summary = _bench(tmp_path, ev, losses=["hinge", "lsgan"], report_only=True)
+    summary = rewrite_report(tmp_path)
     assert calls == [] and summary["runs_done"] == 1 and summary["plan_runs"] == 2
     assert set(summary["losses"]) == {"hinge"} and "| hinge | 1 | 1 |" in (tmp_path / "summary.md").read_text()
+    assert "--losses hinge,lsgan" in summary["command"] and "--width 4" in summary["command"]
     assert not list((tmp_path / "runs").glob("lsgan/*/*/last.pt"))
+    with pytest.raises(ParameterError, match="no plan.json"):
+        rewrite_report(tmp_path / "nothing")
 
 
 def test_shards_share_one_folder(tmp_path):
