@@ -66,7 +66,7 @@ def _markdown(summary: Mapping[str, Any]) -> str:
         if d is None:
             continue
         lines.append(f"| {name} | {s['n_critic']} | {d['n']} | {_f(d['median'])} [{_f(d['q25'])}, {_f(d['q75'])}] "
-                     f"| {_f(d['min'])} – {_f(d['max'])} | {_f(s['best_fd'])} | {_f(fin['coverage'], 1)} "
+                     f"| {_f(d['min'])} – {_f(d['max'])} | {_f(fin['best_fd'])} | {_f(fin['coverage'], 1)} "
                      f"| {_f(fin['confidence'], 3)} "
                      f"| {_f(fin['steps'], 0)} | {_f(fin['d_updates'], 0)} | {_f(fin['train_s'], 0)} s "
                      f"| {_f(fin['cpu_s_per_kstep'], 0)} "

@@ -304,6 +304,11 @@ def _at_budgets(rs: Sequence[Mapping[str, Any]], axis: str, budgets: np.ndarray)
     return rows
 
 
+def _best_fd(rs: Sequence[Mapping[str, Any]]) -> float:
+    fds = [r["best_fd"] for r in rs if np.isfinite(r["best_fd"])]
+    return float(min(fds)) if fds else float("nan")
+
+
 def aggregate(runs: Sequence[Mapping[str, Any]], losses: Sequence[str], *, n_budgets: int = 4) -> dict[str, Any]:
     """Per-loss statistics of finished runs.
 
@@ -324,7 +329,8 @@ def aggregate(runs: Sequence[Mapping[str, Any]], losses: Sequence[str], *, n_bud
         ``train_s``), ``cpu_s_total``, ``train_s_total``, ``runs_done`` and ``losses``: per loss ``n_critic``,
         ``seeds`` (:func:`fd_distribution` of the final FD of the default point's runs), ``neighbourhood``
         (the same over every run of the loss, near = within 2x the loss's best), ``share_within_2x_all`` (within 2x
-        ``best_fd_all``), ``final`` (default point: median coverage, steps, D updates, training seconds,
+        ``best_fd_all``), ``best_fd`` (best FD of any evaluation of any run of the loss), ``final`` (default
+        point: ``best_fd`` = best FD of any evaluation of its runs, median coverage, steps, D updates, training seconds,
         stop counts, ``confidence`` = the classifier's mean top probability at the last evaluation, NaN where the
         evaluator gave none, ``cpu_s_per_kstep`` = CPU seconds per 1,000 generator steps),
         ``stopped`` (counts of ``early``/``cap``/``diverged`` over every run of the loss),
@@ -358,9 +364,8 @@ def aggregate(runs: Sequence[Mapping[str, Any]], losses: Sequence[str], *, n_bud
             "seeds": fd_distribution([r["final_fd"] for r in ds]) if ds else None,
             "neighbourhood": fd_distribution([r["final_fd"] for r in rs]),
             "share_within_2x_all": fd_distribution([r["final_fd"] for r in rs], best=best_all)["share_within"],
-            "best_fd": float(np.nanmin([r["best_fd"] for r in rs])) if any(
-                np.isfinite(r["best_fd"]) for r in rs) else float("nan"),
-            "final": {"coverage": _median([r["final_coverage"] for r in ds]),
+            "best_fd": _best_fd(rs),
+            "final": {"best_fd": _best_fd(ds), "coverage": _median([r["final_coverage"] for r in ds]),
                       "steps": _median([r["steps"] for r in ds]), "d_updates": _median([r["d_updates"] for r in ds]),
                       "train_s": _median([r["train_s"] for r in ds]),
                       "confidence": _median([r["curve"][-1].get("confidence", np.nan) if r["curve"] else np.nan

@@ -331,6 +331,9 @@ def test_aggregate_over_seeds_and_neighbourhood_by_hand():
     assert h["stopped"] == {"early": 5, "cap": 0, "diverged": 1} and h["nan_stops"] == 1
     assert h["points"]["lr_x4"]["median"] == 57.5 and h["points"]["lr_x4"]["min"] == 15
     assert h["runs"] == 6 and s["cpu_s_total"] == 188.0
+    runs[3]["best_fd"] = 8.0  # a neighbourhood run's best evaluation: the loss's best, not its default point's
+    s = aggregate(runs, ["hinge", "lsgan"])
+    assert s["losses"]["hinge"]["best_fd"] == 8.0 and s["losses"]["hinge"]["final"]["best_fd"] == 10.0
     assert h["final"]["confidence"] == pytest.approx(0.8) and h["final"]["cpu_s_per_kstep"] == pytest.approx(30.0)
     assert s["losses"]["lsgan"]["final"]["coverage"] == 7.0
     assert math.isnan(s["losses"]["lsgan"]["final"]["confidence"])  # the evaluator gave no confidence
