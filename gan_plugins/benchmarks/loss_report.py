@@ -112,7 +112,14 @@ def _atomic(path: Path, write: Callable[[Path], Any]) -> None:
     os.replace(tmp, path)
 
 
+def _thousands(x: float, _pos: int) -> str:
+    """Axis tick label: 150000 -> '150k' (long step counts overlap on a 5-inch axis)."""
+    return f"{x / 1000:g}k" if abs(x) >= 1000 else f"{x:g}"
+
+
 def _figure(path: Path, summary: Mapping[str, Any], runs: Sequence[Mapping[str, Any]]) -> None:
+    from matplotlib.ticker import FuncFormatter
+
     from specrep.plotting import subplots
 
     fig, axes = subplots(1, len(_AXES), figsize=(5 * len(_AXES), 4), sharey=True, squeeze=False)
@@ -135,6 +142,7 @@ def _figure(path: Path, summary: Mapping[str, Any], runs: Sequence[Mapping[str, 
             ax.axhline(summary["noise_fd"], color="grey", ls=":", lw=0.8, label="uniform noise (reference)")
         ax.set_yscale("log")
         ax.set_xlabel(label)
+        ax.xaxis.set_major_formatter(FuncFormatter(_thousands))
     axes[0, 0].set_ylabel("Fréchet distance (classifier features)")
     axes[0, 0].legend(fontsize=7)
     fig.suptitle("FD over training, default hyper-parameters: median over seeds, band = min–max")
