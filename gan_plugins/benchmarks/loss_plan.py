@@ -38,7 +38,7 @@ from typing import Any
 from gan_plugins.losses import get_loss
 from specrep.errors import ParameterError, check_positive_int
 
-__all__ = ["DEFAULT_POINT", "Knob", "NEIGHBOURHOOD", "PlannedRun", "build_plan", "neighbourhood_points",
+__all__ = ["DEFAULT_POINT", "Knob", "LR", "NEIGHBOURHOOD", "PlannedRun", "build_plan", "neighbourhood_points",
            "parse_shard", "shard_plan"]
 
 DEFAULT_POINT = "default"

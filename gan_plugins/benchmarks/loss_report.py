@@ -1,4 +1,5 @@
-"""The loss benchmark's report: ``summary.json``, ``summary.md``, ``fd_curves.png`` and ``grid_<loss>.png``.
+"""The loss benchmark's report: ``summary.json``, ``summary.md`` and the figures (``fd_curves.png``,
+``sensitivity.png``, ``grid_<loss>.png``).
 
 ``summary.md`` holds, per loss: FD and class coverage at the end of training, at common budgets of discriminator
 updates and of training wall-clock, the stability table (distribution of final FD over seeds and over the
@@ -20,9 +21,10 @@ from typing import Any
 import numpy as np
 
 from gan_plugins.benchmarks.curves import seed_band
-from gan_plugins.benchmarks.loss_plan import DEFAULT_POINT
+from gan_plugins.benchmarks.loss_plan import DEFAULT_POINT, LR, NEIGHBOURHOOD
+from specrep.errors import ParameterError
 
-__all__ = ["write_report"]
+__all__ = ["sensitivity_figure", "write_report"]
 
 _AXES = (("step", "generator steps"), ("d_updates", "discriminator updates"),
          ("train_s", "training wall-clock (s, evaluation excluded)"))
@@ -150,8 +152,59 @@ def _figure(path: Path, summary: Mapping[str, Any], runs: Sequence[Mapping[str, 
     fig.savefig(path, dpi=110)
 
 
+def _point_order(loss: str, label: str) -> tuple[int, float, str]:
+    """Sort key of a hyper-parameter point: by knob (plan order), then factor, ``default`` at factor 1 of the first
+    knob: ``lr_x0.25, default, lr_x4, clip_x0.25, clip_x4``."""
+    if label == DEFAULT_POINT:
+        return (0, 1.0, "")
+    knobs = [k.name for k in NEIGHBOURHOOD.get(loss, (LR,))]
+    knob, _, factor = label.rpartition("_x")
+    try:
+        return (knobs.index(knob), float(factor), "")
+    except ValueError:  # a point of a knob this version does not know: after the known ones
+        return (len(knobs), math.inf, label)
+
+
+def sensitivity_figure(summary: Mapping[str, Any]) -> Any:
+    """Final FD of every finished run, one panel per loss, one column per hyper-parameter point.
+
+    Each dot is a run (seeds of a point side by side), the bar through a column its median; the dashed line is the
+    best final FD of any run, the dotted one 2x that (the "within 2x the best" threshold of the stability table).
+    Log FD axis, shared by all panels. Returns the matplotlib figure.
+    """
+    from specrep.plotting import subplots
+
+    losses = [name for name, s in summary["losses"].items() if s["points"]]
+    if not losses:
+        raise ParameterError("no finished runs to plot")
+    fig, axes = subplots(1, len(losses), figsize=(1.0 + 1.6 * len(losses), 4), sharey=True, squeeze=False)
+    best = summary.get("best_fd_all")
+    for k, (ax, name) in enumerate(zip(axes[0], losses, strict=True)):
+        points = sorted(summary["losses"][name]["points"].items(), key=lambda kv: _point_order(name, kv[0]))
+        for x, (_label, p) in enumerate(points):
+            fds = np.asarray(p["fds"], dtype=float)
+            fds = fds[np.isfinite(fds)]
+            if fds.size == 0:
+                continue
+            offsets = x + (np.arange(fds.size) - (fds.size - 1) / 2) * 0.12
+            ax.scatter(offsets, fds, s=18, color=f"C{k}", zorder=3)
+            ax.plot([x - 0.25, x + 0.25], [np.median(fds)] * 2, color="k", lw=1.2, zorder=2)
+        ax.set_xticks(range(len(points)), [label.replace("_x", " ×") for label, _ in points], rotation=45,
+                      fontsize=7)
+        ax.set_xlim(-0.6, len(points) - 0.4)
+        ax.set_title(name, fontsize=9)
+        if best is not None and math.isfinite(best):
+            ax.axhline(best, color="grey", ls="--", lw=0.8)
+            ax.axhline(2 * best, color="grey", ls=":", lw=0.8)
+    axes[0, 0].set_yscale("log")
+    axes[0, 0].set_ylabel("final FD (each dot a run; bar = median)")
+    fig.suptitle("Sensitivity: final FD per hyper-parameter point (dashed: best run, dotted: 2× best)", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
 def write_report(out: str | Path, summary: Mapping[str, Any], runs: Sequence[Mapping[str, Any]]) -> None:
-    """Write ``summary.json``, ``summary.md``, ``fd_curves.png`` and ``grid_<loss>.png`` into ``out``.
+    """Write ``summary.json``, ``summary.md``, ``fd_curves.png``, ``sensitivity.png`` and ``grid_<loss>.png``.
 
     ``grid_<loss>.png`` is the last sample grid of the loss's default-point run with the lowest final FD (its run
     folder under ``out/runs``).
@@ -161,6 +214,8 @@ def write_report(out: str | Path, summary: Mapping[str, Any], runs: Sequence[Map
     _atomic(out / "summary.md", lambda p: p.write_text(_markdown(summary)))
     if runs:
         _atomic(out / "fd_curves.png", lambda p: _figure(p, summary, runs))
+    if any(s["points"] for s in summary["losses"].values()):
+        _atomic(out / "sensitivity.png", lambda p: sensitivity_figure(summary).savefig(p, dpi=110))
     for name in summary["losses"]:
         ranked = sorted((r for r in runs if r["loss"] == name and r["point"] == DEFAULT_POINT
                          and math.isfinite(r["final_fd"])), key=lambda r: r["final_fd"])

@@ -15,6 +15,7 @@ from gan_plugins.benchmarks import loss_runs
 from gan_plugins.benchmarks.curves import common_budgets, curve_at, seed_band
 from gan_plugins.benchmarks.early_stop import early_stop_at
 from gan_plugins.benchmarks.loss_plan import build_plan, neighbourhood_points, parse_shard, shard_plan
+from gan_plugins.benchmarks.loss_report import sensitivity_figure
 from gan_plugins.benchmarks.losses import aggregate, benchmark_command, read_runs, rewrite_report, run_loss_benchmark
 from gan_plugins.metrics.stability import fd_distribution
 from gan_plugins.train import train as real_train
@@ -340,6 +341,27 @@ def test_aggregate_over_seeds_and_neighbourhood_by_hand():
 
 
 # -------------------------------------------------------------------------------------------------------- report
+def test_sensitivity_figure_plots_every_finite_run_in_point_order():
+    runs = [_rec("wgan", "clip_x4", 0, 60.0), _rec("wgan", "lr_x4", 0, 30.0), _rec("wgan", "default", 0, 40.0),
+            _rec("wgan", "default", 1, 50.0), _rec("wgan", "default", 2, 120.0), _rec("wgan", "lr_x0.25", 0, 90.0),
+            _rec("wgan", "clip_x0.25", 0, 80.0),
+            _rec("wgan", "lr_x0.25", 1, math.nan, stopped="diverged", nan_stop=1.0), _rec("hinge", "default", 0, 20.0)]
+    s = aggregate(runs, ["hinge", "wgan"])
+    fig = sensitivity_figure(s)
+    ax_h, ax_w = fig.axes
+    assert [t.get_text() for t in ax_w.get_xticklabels()] == ["lr ×0.25", "default", "lr ×4", "clip ×0.25",
+                                                              "clip ×4"]
+    dots = np.concatenate([c.get_offsets() for c in ax_w.collections])
+    by_x = {round(float(x)): sorted(float(y) for xx, y in dots if round(float(xx)) == round(float(x)))
+            for x, _ in dots}
+    assert by_x == {0: [90.0], 1: [40.0, 50.0, 120.0], 2: [30.0], 3: [80.0], 4: [60.0]}  # the NaN run is left out
+    medians = [line.get_ydata()[0] for line in ax_w.get_lines() if line.get_linestyle() == "-"]
+    assert medians == [90.0, 50.0, 30.0, 80.0, 60.0]
+    assert [float(y) for _, y in np.concatenate([c.get_offsets() for c in ax_h.collections])] == [20.0]
+    thresholds = sorted(line.get_ydata()[0] for line in ax_h.get_lines() if line.get_linestyle() in ("--", ":"))
+    assert thresholds == [20.0, 40.0] and ax_w.get_yscale() == "log"
+
+
 def test_report_files_and_command(tmp_path):
     ev = ScriptedEvaluator(lambda s: 100.0 / s)
     summary = _bench(tmp_path, ev, losses=["hinge", "wgan"])
@@ -347,6 +369,7 @@ def test_report_files_and_command(tmp_path):
     assert "| hinge | 1 | 1 |" in md and "| wgan | 5 | 1 |" in md and "not an upper bound" in md
     assert summary["command"] in md and "--width 4" in summary["command"]
     assert (tmp_path / "fd_curves.png").is_file() and (tmp_path / "grid_hinge.png").is_file()
+    assert (tmp_path / "sensitivity.png").is_file()
     wgan = [r for r in read_runs(tmp_path / "runs.jsonl") if r["loss"] == "wgan"][0]
     assert [(p["step"], p["d_updates"]) for p in wgan["curve"]] == [(2, 10), (4, 20)] and wgan["d_updates"] == 20
     assert summary["losses"]["wgan"]["final"]["d_updates"] == 20
