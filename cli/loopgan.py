@@ -48,7 +48,7 @@ def cmd_plugins(args: argparse.Namespace) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    from gan_plugins.train import parse_overrides, train
+    from gan_plugins.train import leave_process_group, parse_overrides, train
 
     result = train(args.plugin, data=args.data, loss=args.loss, out=args.out, steps=args.steps,
                    config_file=args.config, overrides=parse_overrides(args.set), resume=args.resume,
@@ -58,13 +58,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         losses = ", ".join(f"{k}={last[k]:.4f}" for k in ("loss_d", "loss_g") if k in last)
         print(f"trained {args.plugin}/{args.loss} to step {result.step} -> {result.run_dir / 'last.pt'}"
               + (f" ({losses})" if losses else ""))
-    import torch.distributed as dist
-
-    if dist.is_initialized():
-        # Rank 0 may still be writing the final checkpoint; a rank that tears its gloo pairs down first can make the
-        # other abort (SIGABRT, seen once in a fresh-clone run of the torchrun test). Leave together.
-        dist.barrier()
-        dist.destroy_process_group()
+    leave_process_group()  # every rank together: a rank that leaves first can make another abort
 
 
 def cmd_sample(args: argparse.Namespace) -> None:

@@ -27,7 +27,9 @@ statistics) are averaged across ranks with ``torch.distributed.all_reduce`` befo
 every rank's parameters identical. This is the averaging ``DistributedDataParallel`` performs, done explicitly because
 DDP's reducer supports neither the double backward of the gradient penalty nor several discriminator forwards per
 backward. Rank 0 alone writes checkpoints, logs, samples and the progress bar; checkpoints hold every rank's global RNG
-state, gathered to rank 0, so a resume restores each rank exactly.
+state, gathered to rank 0, so a resume restores each rank exactly. A script that trains under ``torchrun`` ends with
+:func:`leave_process_group`: a rank that tears its gloo connections down while another still finishes the last
+collective can make that one abort (SIGABRT).
 """
 
 from __future__ import annotations
@@ -67,6 +69,7 @@ __all__ = [
     "RENAMED_SETTINGS",
     "RESUME_SETTINGS",
     "TrainingDiverged",
+    "leave_process_group",
     "parse_overrides",
     "resolve_config",
     "train",
@@ -257,6 +260,18 @@ class _BatchStream:
 
 
 # ---------------------------------------------------------------------------------------------------- helpers
+def leave_process_group() -> None:
+    """Close the ``torch.distributed`` process group, if one is open, with every rank together.
+
+    All ranks wait at a barrier before any of them destroys the group: rank 0 may still be writing the final checkpoint
+    or finishing the last collective, and a peer that closes its gloo connections first can make it abort (SIGABRT).
+    A no-op outside ``torchrun``.
+    """
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
 def _seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)  # noqa: NPY002 - seeds the legacy global state third-party code may use
