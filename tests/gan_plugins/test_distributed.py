@@ -207,3 +207,19 @@ def test_resume_under_ddp_restores_every_ranks_rng(tmp_path):
     state = torch.load(tmp_path / "split" / "last.pt", weights_only=True)
     assert len(state["rng_ranks"]) == 2
     assert not torch.equal(state["rng_ranks"][0]["torch"], state["rng_ranks"][1]["torch"])
+
+
+def test_leave_process_group_waits_for_every_rank_before_destroying(monkeypatch):
+    # the order is the fix: a rank that destroys its group before the barrier can make a peer still in the last
+    # collective abort (SIGABRT); outside torchrun nothing is called
+    import gan_plugins.train as train_mod
+
+    calls = []
+    monkeypatch.setattr(train_mod.dist, "barrier", lambda: calls.append("barrier"))
+    monkeypatch.setattr(train_mod.dist, "destroy_process_group", lambda: calls.append("destroy"))
+    monkeypatch.setattr(train_mod.dist, "is_initialized", lambda: False)
+    train_mod.leave_process_group()
+    assert calls == []
+    monkeypatch.setattr(train_mod.dist, "is_initialized", lambda: True)
+    train_mod.leave_process_group()
+    assert calls == ["barrier", "destroy"]
