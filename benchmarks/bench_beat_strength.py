@@ -20,9 +20,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gan_plugins.benchmarks.representations import _generate as generate_loops  # noqa: E402
+from gan_plugins.io.model import load_generator  # noqa: E402
 from gan_plugins.metrics.audio import onset_autocorrelation  # noqa: E402
-from gan_plugins.pretrained import load_generator  # noqa: E402
+from gan_plugins.studies.representations import _generate as generate_loops  # noqa: E402
 
 
 def beat_strengths(ref: str, n: int, seed: int) -> np.ndarray:

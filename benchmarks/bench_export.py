@@ -1,7 +1,7 @@
 """Benchmark (not a test): how close the exported graphs are to the Python model, and how fast they run.
 
 For each bundled GANSynth model, exports TorchScript and ONNX graphs (magnitude-only models at 8 and at the model's
-32 Griffin-Lim iterations) and compares them on 8 latents with :func:`gan_plugins.export.reference_audio` (relative
+32 Griffin-Lim iterations) and compares them on 8 latents with :func:`gan_plugins.apps.export.reference_audio` (relative
 RMS over all samples). Beside each, the Python model's own sensitivity: the relative RMS between its outputs for
 ``z`` and ``z * (1 + 1e-7 * noise)``, the floor below which no other implementation can be expected to agree.
 Times are one call on 8 latents (median of 5) in this process. For magnitude models at their own iteration count, one
@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gan_plugins.export import export_model, reference_audio, relative_rms
-from gan_plugins.pretrained import load_generator
+from gan_plugins.apps.export import export_model, reference_audio, relative_rms
+from gan_plugins.io.model import load_generator
 
 
 def _median_time(fn, n: int = 5) -> float:
@@ -41,7 +41,7 @@ def _float64_decoder_error(model, z: torch.Tensor, ref: np.ndarray) -> float:
     """Relative RMS to ``ref`` of the ONNX decoder (:class:`ExportedDecoder`) computed in float64 in torch."""
     import copy
 
-    from gan_plugins.export import _build
+    from gan_plugins.apps.export import _build
 
     _, _, graph = _build(model, gl_init="random", gl_n_iter=32, rescale=True)
     decoder = copy.deepcopy(graph.decoder).double()

@@ -22,9 +22,9 @@ import numpy as np
 import torch
 
 import specrep
-from gan_plugins.audio_features import AudioFeatures
 from gan_plugins.data.loops.dataset import LoopDataset
 from gan_plugins.metrics.audio import onset_autocorrelation
+from gan_plugins.models.features import AudioFeatures
 
 # (representation, n_fft, hop_length, frames, n_mels, mel_nnls_iter) for 2 s loops at 16 kHz; mel_nnls_iter None = the
 # decoding default (0 for IF, 50 for Griffin-Lim); the extra rows measure that default.

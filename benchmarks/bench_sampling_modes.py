@@ -16,9 +16,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from gan_plugins.api import get_plugin  # noqa: E402
-from gan_plugins.checkpoint import load_checkpoint  # noqa: E402
+from gan_plugins.io.checkpoint import load_checkpoint  # noqa: E402
+from gan_plugins.io.model import resolve_checkpoint  # noqa: E402
 from gan_plugins.metrics.mnist import MnistEvaluator  # noqa: E402
-from gan_plugins.pretrained import resolve_checkpoint  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,6 +1,6 @@
 """Benchmark (not a test): how long the studio takes to answer a request for one loop, on this machine.
 
-Serves each bundled GANSynth model (the CPU preset: 2 s loops, 64 frames) with :class:`gan_plugins.studio.
+Serves each bundled GANSynth model (the CPU preset: 2 s loops, 64 frames) with :class:`gan_plugins.apps.studio.
 StudioServer` on a free loopback port and times, over HTTP from a client in the same process, ``--n`` requests of
 each kind after ``--warmup`` unmeasured ones: ``POST /api/draw`` with ``count=1`` (generator + decoder + descriptors
 + spectrogram + JSON), ``POST /api/edit`` (one GANSpace slider move), ``POST /api/interpolate`` and
@@ -22,9 +22,9 @@ import urllib.request
 import numpy as np
 import torch
 
-from gan_plugins.pretrained import load_generator
-from gan_plugins.studio import StudioServer
-from gan_plugins.studio.state import ModelSession
+from gan_plugins.apps.studio import StudioServer
+from gan_plugins.apps.studio.state import ModelSession
+from gan_plugins.io.model import load_generator
 
 
 def _post(url: str, body: dict) -> dict:

@@ -23,7 +23,8 @@ from pathlib import Path
 import torch
 
 from gan_plugins.api import get_plugin
-from gan_plugins.train import Trainer, resolve_config
+from gan_plugins.config import resolve_config
+from gan_plugins.training.trainer import Trainer
 
 PRESET = {"representation": "mel-if", "n_mels": 128, "width_max": 64, "width_base": 512, "batch_size": 16,
           "sample_every": 0, "ckpt_every": 0, "log_every": 1000, "seed": 0}

@@ -2,7 +2,7 @@
 
 For each model: a spline walk rendered as audio (compressed, committed beside the report), its figure
 (spectrogram, descriptor curves, 2-D PCA of the path), the measured joins (largest step against the largest inside
-the adjoining loops, level of each crossfade), and the smoothness measure of :mod:`gan_plugins.smoothness` for
+the adjoining loops, level of each crossfade), and the smoothness measure of :mod:`gan_plugins.latent.smoothness` for
 every path kind against random jumps and lerp. Writes ``docs/results/latent-walks.md`` with the exact command.
 
 Run from the repository root::
@@ -23,12 +23,12 @@ import numpy as np
 import torch
 
 import specrep
-from gan_plugins.demo import gansynth_models
-from gan_plugins.pretrained import load_generator
-from gan_plugins.smoothness import SMOOTH_KINDS, measure_smoothness, plot_smoothness, ratios, smoothness_table
-from gan_plugins.walk_analysis import loop_descriptors, plot_walk
-from gan_plugins.walk_render import render_walk
-from gan_plugins.walks import make_walk
+from gan_plugins.apps.demo import gansynth_models
+from gan_plugins.io.model import load_generator
+from gan_plugins.latent.analysis import loop_descriptors, plot_walk
+from gan_plugins.latent.render import render_walk
+from gan_plugins.latent.smoothness import SMOOTH_KINDS, measure_smoothness, plot_smoothness, ratios, smoothness_table
+from gan_plugins.latent.walks import make_walk
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -105,7 +105,7 @@ def _report(command, args, results, walks, timings, smooth_fig, folder, eps) -> 
         f"anchors on the shell of typical norm ({first_walk['speed']:g} anchors per minute, so consecutive loops are "
         f"1/{round(1 / first_walk['step'])} anchor apart); "
         "loops are joined by equal-power crossfades over the last 0.5 s of each bar (correlation-compensated, "
-        "see `gan_plugins/walk_render.py`). Try your own: `loopgan walk gansynth-mel-gl --seconds 60 -o walk.wav "
+        "see `gan_plugins/latent/render.py`). Try your own: `loopgan walk gansynth-mel-gl --seconds 60 -o walk.wav "
         "--plot walk.png --trajectory ou`.",
         "",
         "## Walks",

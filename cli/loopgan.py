@@ -48,7 +48,8 @@ def cmd_plugins(args: argparse.Namespace) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    from gan_plugins.train import leave_process_group, parse_overrides, train
+    from gan_plugins.config import parse_overrides
+    from gan_plugins.training.trainer import leave_process_group, train
 
     result = train(args.plugin, data=args.data, loss=args.loss, out=args.out, steps=args.steps,
                    config_file=args.config, overrides=parse_overrides(args.set), resume=args.resume,
@@ -64,8 +65,8 @@ def cmd_train(args: argparse.Namespace) -> None:
 def cmd_sample(args: argparse.Namespace) -> None:
     import torch
 
-    from gan_plugins.pretrained import load_generator
-    from gan_plugins.train import parse_overrides, upgrade_config
+    from gan_plugins.config import parse_overrides, upgrade_config
+    from gan_plugins.io.model import load_generator
 
     plugin, generator, cfg = load_generator(args.model)
     settable = tuple(getattr(plugin, "render_settings", ()))
@@ -88,8 +89,8 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         return cmd_evaluate_audio(args)
     if args.model is None:
         raise ParameterError("give a model (RUN_OR_NAME) for MNIST, or --real and --fake for audio")
+    from gan_plugins.io.model import load_generator
     from gan_plugins.metrics.mnist import MnistEvaluator
-    from gan_plugins.pretrained import load_generator
 
     plugin, generator, cfg = load_generator(args.model)
     ev = MnistEvaluator(lambda n, g: plugin.latent(n, cfg, generator=g), n_samples=args.n, seed=args.seed,
@@ -157,7 +158,7 @@ def _command_line() -> str:
 
 
 def cmd_benchmark_representations(args: argparse.Namespace) -> None:
-    from gan_plugins.benchmarks.representations import benchmark_representations, write_report
+    from gan_plugins.studies.representations import benchmark_representations, write_report
 
     result = benchmark_representations(_labelled_runs(args.runs), args.data, n=args.n, n_real=args.n_real, k=args.k,
                                        seed=args.seed, out_dir=args.out_dir)
@@ -181,7 +182,7 @@ def cmd_pretrained(args: argparse.Namespace) -> None:
 
 
 def cmd_benchmark_progressive(args: argparse.Namespace) -> None:
-    from gan_plugins.benchmarks.progressive import benchmark_progressive, write_progressive_report
+    from gan_plugins.studies.progressive import benchmark_progressive, write_progressive_report
 
     result = benchmark_progressive(_labelled_runs(args.runs), args.data, n=args.n, n_real=args.n_real, k=args.k,
                                    seed=args.seed, out_dir=args.out_dir)
@@ -193,9 +194,9 @@ def cmd_benchmark_progressive(args: argparse.Namespace) -> None:
 
 
 def cmd_benchmark_losses(args: argparse.Namespace) -> None:
-    from gan_plugins.benchmarks.loss_plan import parse_shard
-    from gan_plugins.benchmarks.losses import rewrite_report, run_loss_benchmark
-    from gan_plugins.train import parse_overrides
+    from gan_plugins.config import parse_overrides
+    from gan_plugins.studies.loss_plan import parse_shard
+    from gan_plugins.studies.losses import rewrite_report, run_loss_benchmark
 
     if args.report_only:
         rewrite_report(args.out)
@@ -282,7 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
     bsub = p.add_subparsers(dest="benchmark", required=True, metavar="BENCHMARK")
     b = bsub.add_parser("losses", help="every adversarial loss x hyper-parameter neighbourhood x seeds on MNIST, "
                                        "each run until its FD stops improving; resumable, shardable")
-    # defaults (None here): gan_plugins.benchmarks.losses.BENCHMARK_DEFAULTS, see docs/mnist-benchmark.md
+    # defaults (None here): gan_plugins.studies.losses.BENCHMARK_DEFAULTS, see docs/mnist-benchmark.md
     b.add_argument("--seeds", type=int, default=None, help="seeds of each loss's default point (default 3)")
     b.add_argument("--neighbourhood-seeds", type=int, default=None,
                    help="seeds of each neighbourhood point; Lucic et al. train each setting once (default 1)")

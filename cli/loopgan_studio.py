@@ -1,8 +1,8 @@
 """``loopgan studio`` (a local web app over trained audio models) and ``loopgan export`` (one TorchScript or ONNX
 graph ``z -> audio``).
 
-Thin: each handler checks its arguments and calls :mod:`gan_plugins.studio` or :mod:`gan_plugins.export`. Errors a
-user can cause raise :class:`specrep.errors.SpecrepError`, which ``loopgan`` prints as one line on stderr.
+Thin: each handler checks its arguments and calls :mod:`gan_plugins.apps.studio` or :mod:`gan_plugins.apps.export`.
+Errors a user can cause raise :class:`specrep.errors.SpecrepError`, which ``loopgan`` prints as one line on stderr.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from specrep.errors import ParameterError
 
 
 def cmd_studio(args: argparse.Namespace) -> None:
-    from gan_plugins.studio import StudioServer, load_sessions
+    from gan_plugins.apps.studio import StudioServer, load_sessions
 
     sessions = load_sessions(args.models, device=args.device, history_size=args.history,
                              n_components=args.components)
@@ -28,7 +28,7 @@ def cmd_studio(args: argparse.Namespace) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> None:
-    from gan_plugins.export import export_model
+    from gan_plugins.apps.export import export_model
 
     out = Path(args.out)
     if out.is_dir():

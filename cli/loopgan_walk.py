@@ -35,10 +35,10 @@ def cmd_walk(args: argparse.Namespace) -> None:
     import numpy as np
 
     import specrep
-    from gan_plugins.pretrained import load_generator
-    from gan_plugins.walk_analysis import plot_walk
-    from gan_plugins.walk_render import render_walk
-    from gan_plugins.walks import make_walk
+    from gan_plugins.io.model import load_generator
+    from gan_plugins.latent.analysis import plot_walk
+    from gan_plugins.latent.render import render_walk
+    from gan_plugins.latent.walks import make_walk
 
     if not args.seconds > 0:
         raise ParameterError(f"--seconds {args.seconds:g} must be > 0")
@@ -83,7 +83,7 @@ def cmd_walk(args: argparse.Namespace) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
-    from gan_plugins.demo import run_demo
+    from gan_plugins.apps.demo import run_demo
     from specrep.errors import check_positive_int
 
     if not args.seconds > 0:
@@ -97,7 +97,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
 def register(subparsers) -> None:
     """Add ``walk`` and ``demo`` to a ``loopgan`` subparsers object."""
-    from gan_plugins.walks import KINDS
+    from gan_plugins.latent.walks import KINDS
 
     p = subparsers.add_parser("walk", help="render a smooth random latent walk of an audio model as one evolving "
                                            "track (one latent per loop, crossfaded on the loop grid)")

@@ -5,7 +5,7 @@ entry-point group ``specrep.gan_plugins``; the value points at the plugin object
 that returns one). The built-in DCGAN is registered in this project's ``pyproject.toml`` exactly like a third party::
 
     [project.entry-points."specrep.gan_plugins"]
-    dcgan = "gan_plugins.dcgan:plugin"
+    dcgan = "gan_plugins.models.dcgan:plugin"
 
 Discovery reads only distribution metadata; a plugin module is imported when the plugin is first used. A plugin whose
 import fails is reported as broken with its error; two distributions advertising the same name is an error naming both.
@@ -50,7 +50,7 @@ class Schedule(Protocol):
     :meth:`GanPlugin.apply_schedule` and :meth:`GanPlugin.features` every step, logs it and stores it in checkpoints.
     Keys the trainer itself reads: ``batch_size`` (that step's per-rank batch) and ``lr_g`` / ``lr_d`` (written into
     the optimisers before the step). ``at`` must be a pure function of ``step`` (and the config), so that a resumed run
-    continues exactly; :class:`gan_plugins.progressive_schedule.ProgressiveSchedule` is one.
+    continues exactly; :class:`gan_plugins.models.schedule.ProgressiveSchedule` is one.
     """
 
     def at(self, step: int) -> dict[str, Any]: ...
@@ -121,7 +121,7 @@ class GanPlugin(Protocol):
         ...
 
     # Audio plugins (``output_kind == "audio"``) must also provide, and the registry checks it:
-    #   ``audio_features(config) -> gan_plugins.audio_features.AudioFeatures`` (encode/decode of the feature map)
+    #   ``audio_features(config) -> gan_plugins.models.features.AudioFeatures`` (encode/decode of the feature map)
     #   ``final_size(samples, config) -> samples (N, C, rows, frames)`` as the decoder reads them
     #   ``render(samples (N, C, H, W), config, *, rescale=True) -> waves (N, samples)`` at ``config["sample_rate"]``
     # (the CLI's sample/walk/demo and the representation benchmark use them); see :class:`AudioPlugin`.
@@ -137,7 +137,7 @@ class AudioPlugin(GanPlugin, Protocol):
     """A :class:`GanPlugin` whose features are audio: adds the feature map and the renderer."""
 
     def audio_features(self, config: Mapping[str, Any]) -> Any:
-        """The :class:`~gan_plugins.audio_features.AudioFeatures` (waves <-> features) of ``config``."""
+        """The :class:`~gan_plugins.models.features.AudioFeatures` (waves <-> features) of ``config``."""
         ...
 
     def final_size(self, samples: Tensor, config: Mapping[str, Any]) -> Tensor:

@@ -1,6 +1,6 @@
 """Bundle a trained run as a shipped model: ``gan_plugins/pretrained/NAME.{pt,json,log.csv}``.
 
-The ``.pt`` holds the EMA generator and config only (:func:`gan_plugins.pretrained.export_generator`), the
+The ``.pt`` holds the EMA generator and config only (:func:`gan_plugins.io.model.export_generator`), the
 ``.log.csv`` is the run's training log, and the ``.json`` says how it was made (command) and how it scored: the
 scores are copied from a benchmark's ``--json`` output (``loopgan benchmark representations|progressive``), the
 model's own row plus the floor, its representation's round trip and the noise reference, so every number in the
@@ -44,8 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scores-from", required=True, help="the report holding the scores")
     args = parser.parse_args(argv)
 
-    from gan_plugins.checkpoint import load_checkpoint
-    from gan_plugins.pretrained import export_generator
+    from gan_plugins.io.checkpoint import load_checkpoint
+    from gan_plugins.io.model import export_generator
 
     bench = json.loads(args.bench.read_text())
     if args.label not in bench["runs"]:

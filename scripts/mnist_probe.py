@@ -18,8 +18,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gan_plugins.benchmarks.losses import _mnist_evaluator  # noqa: E402
-from gan_plugins.train import train  # noqa: E402
+from gan_plugins.studies.losses import _mnist_evaluator  # noqa: E402
+from gan_plugins.training.trainer import train  # noqa: E402
 
 
 def table(runs: list[str], every: int = 2000) -> str:

@@ -20,8 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from gan_plugins.checkpoint import load_checkpoint, save_checkpoint
 from gan_plugins.data.mnist.digits import MnistDataset
+from gan_plugins.io.checkpoint import load_checkpoint, save_checkpoint
 
 __all__ = ["FEATURE_DIM", "MnistClassifier", "load_classifier", "train_classifier"]
 

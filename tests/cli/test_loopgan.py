@@ -87,7 +87,7 @@ def test_benchmark_losses_tiny(capsys, tmp_path):
 
 
 def test_benchmark_losses_help_states_the_library_defaults(capsys):
-    from gan_plugins.benchmarks.losses import BENCHMARK_DEFAULTS as bd
+    from gan_plugins.studies.losses import BENCHMARK_DEFAULTS as bd
 
     with pytest.raises(SystemExit):
         loopgan.main(["benchmark", "losses", "--help"])

@@ -35,8 +35,8 @@ def test_evaluate_needs_both_sides(tmp_path, capsys):
 
 
 def test_sample_changes_rendering_settings_only(tmp_path, capsys):
-    from gan_plugins.gansynth import plugin
-    from gan_plugins.train import train
+    from gan_plugins.models.gansynth import plugin
+    from gan_plugins.training.trainer import train
 
     data, tiny = plugin.smoke_config(tmp_path)
     run = tmp_path / "run"

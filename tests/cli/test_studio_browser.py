@@ -11,9 +11,9 @@ import pytest
 import soundfile as sf
 from test_demo_report import _chromium  # the demo report test's browser set-up (same folder)
 
-from gan_plugins.pretrained import load_generator
-from gan_plugins.studio import StudioServer
-from gan_plugins.studio.state import ModelSession
+from gan_plugins.apps.studio import StudioServer
+from gan_plugins.apps.studio.state import ModelSession
+from gan_plugins.io.model import load_generator
 
 MODEL = "gansynth-mel-gl"
 

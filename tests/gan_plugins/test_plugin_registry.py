@@ -18,7 +18,7 @@ import torch
 from torch import nn
 from torch.utils.data import TensorDataset
 
-from gan_plugins.dcgan import image_grid
+from gan_plugins.models.dcgan import image_grid
 
 
 class TinyPlugin:
@@ -90,13 +90,13 @@ def on_path(tmp_path, monkeypatch):
 
 def test_builtin_dcgan_is_listed_from_metadata():
     info = {i.name: i for i in api.list_plugins()}
-    assert info["dcgan"].value == "gan_plugins.dcgan:plugin"
+    assert info["dcgan"].value == "gan_plugins.models.dcgan:plugin"
     assert info["dcgan"].distribution == "specrep"
 
 
 def test_listing_imports_nothing():
     code = ("import sys; from gan_plugins.api import list_plugins; infos = list_plugins(); "
-            "assert 'gan_plugins.dcgan' not in sys.modules, 'listing imported the plugin'; "
+            "assert 'gan_plugins.models.dcgan' not in sys.modules, 'listing imported the plugin'; "
             "print(sorted(i.name for i in infos))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "dcgan" in out.stdout

@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from gan_plugins.api import get_plugin, list_plugins
-from gan_plugins.pretrained import load_generator
-from gan_plugins.train import train
+from gan_plugins.io.model import load_generator
+from gan_plugins.training.trainer import train
 
 TRAINER_SETTINGS = {"batch_size": 4, "sample_every": 0, "ckpt_every": 0, "grid_size": 4}
 

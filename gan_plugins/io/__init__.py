@@ -1,0 +1,1 @@
+"""Reading and writing trained models: atomic checkpoint files (:mod:`.checkpoint`)."""

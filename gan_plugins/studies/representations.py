@@ -1,0 +1,308 @@
+"""Compare trained audio GANs that differ in representation (GANSynth's table: IF vs magnitude + phase
+reconstruction): NDB/K, Fréchet descriptor distance, spectral consistency, synthesis speed, training curves and
+audio examples, with the floor (held-out real loops) and a noise reference beside every score.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+import specrep
+from gan_plugins.data.loops.plots import plot_spectrograms
+from gan_plugins.io.checkpoint import load_checkpoint
+from gan_plugins.io.model import load_generator, resolve_checkpoint
+from gan_plugins.metrics.audio import (
+    NDBReference,
+    descriptor_features,
+    frechet_descriptor_distance,
+    onset_autocorrelation,
+    rhythm_scores,
+)
+from gan_plugins.models.features import AudioFeatures
+from specrep.errors import ParameterError
+
+__all__ = ["benchmark_representations", "write_report"]
+
+
+def _generate(plugin, generator, cfg, n: int, seed: int, batch: int = 64) -> tuple[np.ndarray, torch.Tensor]:
+    gen = torch.Generator().manual_seed(seed)
+    waves, feats = [], []
+    with torch.no_grad():
+        for start in range(0, n, batch):
+            f = generator(plugin.latent(min(batch, n - start), cfg, generator=gen))
+            feats.append(f)
+            waves.append(plugin.render(f, cfg))
+    return torch.cat(waves).numpy(), torch.cat(feats)
+
+
+def _consistency(plugin, cfg, feats: torch.Tensor) -> float:
+    af = plugin.audio_features(cfg)
+    feats = plugin.final_size(feats, cfg)  # a progressive model mid-growth makes smaller features
+    x = af.norm.inverse(feats.clamp(-1, 1)) if af.norm is not None else feats
+    return float(specrep.metrics.spectral_consistency_db(af.chain, x, length=af.model_samples).mean())
+
+
+def _best_time(fn, repeat: int) -> float:
+    fn()  # warm-up (compiles PGHI once, fills caches)
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def _speed(plugin, generator, cfg, *, batch: int = 16, repeat: int = 3) -> dict[str, float]:
+    """Seconds for one batch: ``synthesis`` (features -> audio, the representation's decoder) and ``total``
+    (generator + synthesis), each the best of ``repeat`` runs."""
+    z = plugin.latent(batch, cfg, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        feats = generator(z)
+        synthesis = _best_time(lambda: plugin.render(feats, cfg), repeat)
+        total = _best_time(lambda: plugin.render(generator(z), cfg), repeat)
+    return {"synthesis_s": synthesis, "total_s": total, "batch": batch}
+
+
+def _decoders(cfg) -> dict[str, dict[str, Any]]:
+    """The decoders timed for one run: its own, plus for magnitude-only runs the issue's baseline (32 plain
+    Griffin-Lim iterations from random phase) and PGHI alone."""
+    own = ("cumulative sum of IF" if cfg["representation"].endswith("if")
+           else f"{str(cfg.get('gl_init') or 'pghi').upper()} + {cfg['gl_n_iter']} fast Griffin-Lim iterations")
+    found = {own: {}}
+    if cfg["representation"].endswith("gl"):
+        found["random phase + 32 fast Griffin-Lim iterations"] = {"gl_init": "random", "gl_n_iter": 32}
+        found["PGHI only"] = {"gl_init": "pghi", "gl_n_iter": 0}
+    return found
+
+
+def _oracle(plugin, cfg, held_out: np.ndarray) -> np.ndarray:
+    """Held-out real loops through the run's representation and decoder: what a perfect model could reach."""
+    af = plugin.audio_features(cfg)
+    x = torch.as_tensor(held_out, dtype=torch.float32)
+    return torch.cat([af.decode(af.encode(chunk)) for chunk in x.split(64)]).numpy()
+
+
+def benchmark_representations(runs: Mapping[str, str | Path], data: str | Path, *, n: int = 500, n_real: int = 1000,
+                              k: int = 50, seed: int = 0, out_dir: str | Path | None = None) -> dict[str, Any]:
+    """Score each run's EMA generator against the loops of ``data``.
+
+    Parameters
+    ----------
+    runs : mapping label -> run folder or checkpoint
+    data : the training dataset (``.npy`` + sidecar)
+    n : generated loops per run; n_real : real loops that define the NDB bins; k : NDB bins
+    out_dir : where audio examples, spectrogram sheets and plots go (None: nowhere)
+
+    Returns
+    -------
+    dict with ``floor``, ``noise`` (a reference, not a bound: NDB/K and JSD have no ceiling, a collapsed model can
+    score worse than noise) and one entry per run (ndb_k, jsd, fdd, consistency_db, step, representation,
+    synthesis, ``oracle``: the scores of held-out real loops passed through the run's representation and decoder,
+    ``speed``: per decoder, seconds per batch of 16 for synthesis alone and generator + synthesis), plus
+    ``settings``. Runs with the same feature map and decoder (e.g. one run at two steps) share one ``oracle``,
+    computed once; ``oracle_of`` names the first run that has it.
+
+    With ``out_dir``, also ``side-by-side.png``: spectrograms of 4 held-out real loops and of 4 loops of every run,
+    one row each, all computed from the audio the same way whatever the representation.
+    """
+    if not runs:
+        raise ParameterError("give at least one run to benchmark")
+    loaded = {label: load_generator(path) for label, path in runs.items()}
+    first_plugin, _, first_cfg = next(iter(loaded.values()))
+    sr = int(first_cfg["sample_rate"])
+    # the bins and the reference statistics come from training loops only; the floor from loops the model never saw
+    train_rows = first_plugin.dataset(str(data), dict(first_cfg), split="train")
+    held = first_plugin.dataset(str(data), dict(first_cfg), split="test")
+    rng = np.random.default_rng(seed)
+    pick = np.sort(rng.choice(len(train_rows), size=min(n_real, len(train_rows)), replace=False))
+    real = np.stack([train_rows[int(i)].numpy() for i in pick])
+    held_out = np.stack([held[i].numpy() for i in range(len(held))])
+    ref = NDBReference(real, sr, k=k, seed=seed)
+    real_desc = descriptor_features(real, sr)
+    noise = (rng.standard_normal(held_out.shape) * held_out.std()).astype(np.float32)
+    profiles: dict[str, np.ndarray] = {}
+    profiles["real (training)"], bpm = onset_autocorrelation(real, sr)
+
+    def scores(name: str, waves: np.ndarray) -> dict[str, float]:
+        profiles[name] = onset_autocorrelation(waves, sr)[0]
+        return {**ref.score(waves), "fdd": frechet_descriptor_distance(real, waves, sr, real_features=real_desc),
+                **rhythm_scores(profiles["real (training)"], profiles[name])}
+
+    result: dict[str, Any] = {
+        "settings": {"data": str(data), "n": n, "n_real": len(real), "n_held_out": len(held_out), "k": k,
+                     "seed": seed},
+        "floor": scores("held-out real", held_out),
+        "noise": scores("noise", noise),
+        "runs": {},
+    }
+    out = Path(out_dir) if out_dir else None
+    result["settings"]["out_dir"] = str(out) if out is not None else None
+    oracles: dict[tuple, str] = {}  # representation key -> first run label with it
+    side = {"held-out real": held_out[:4]}
+    for label, (plugin, generator, cfg) in loaded.items():
+        waves, feats = _generate(plugin, generator, cfg, n, seed)
+        side[label] = waves[:4]
+        decoders = _decoders(cfg)
+        key = AudioFeatures.config_key(cfg)  # runs with one feature map and decoder share one round trip
+        if key not in oracles:
+            oracles[key] = label
+            oracle = scores(f"held-out real through {label}'s representation", _oracle(plugin, cfg, held_out))
+        else:
+            oracle = result["runs"][oracles[key]]["oracle"]
+        row = {"representation": cfg["representation"], "run": str(runs[label]), **scores(label, waves),
+               "consistency_db": _consistency(plugin, cfg, feats[:64]),
+               "synthesis": next(iter(decoders)),
+               "oracle": oracle, "oracle_of": oracles[key],
+               "speed": {name: _speed(plugin, generator, {**cfg, **extra}) for name, extra in decoders.items()},
+               "max_abs": float(np.abs(waves).max()), "finite": bool(np.isfinite(waves).all()),
+               "threads": torch.get_num_threads()}
+        row["step"] = int(load_checkpoint(resolve_checkpoint(runs[label]), map_location="cpu")["step"])
+        result["runs"][label] = row
+        if out is not None:
+            examples = out / label
+            plugin.save_samples(feats[:8], examples, fmt="wav", config=cfg)
+    if out is not None:
+        _plot_curves(runs, out / "training-curves.png")
+        _plot_rhythm(profiles, bpm, out / "rhythm.png")
+        plot_spectrograms([w for ws in side.values() for w in ws], sr, out / "side-by-side.png",
+                          titles=[f"{name} #{i}" for name, ws in side.items() for i in range(len(ws))], columns=4)
+    return result
+
+
+def _plot_rhythm(profiles: Mapping[str, np.ndarray], bpm: np.ndarray, path: Path) -> None:
+    """Mean onset-autocorrelation profile over tempo, and the spread of beat strength, for every set."""
+    from specrep.plotting import subplots
+
+    fig, axes = subplots(1, 2, figsize=(11, 3.5))
+    for name, ac in profiles.items():
+        if name.startswith("held-out real through") or ac.shape[-1] == 0:
+            continue
+        axes[0].plot(bpm, ac.mean(0), label=name, linewidth=1.5)
+        axes[1].hist(ac.max(-1), bins=np.linspace(0.0, 1.0, 21), histtype="step", linewidth=1.5, label=name,
+                     weights=np.full(len(ac), 1.0 / len(ac)))
+    axes[0].set_xlabel("beat period as tempo (BPM)")
+    axes[0].set_ylabel("mean onset autocorrelation")
+    axes[0].set_title("rhythm profile: where the beats fall")
+    axes[1].set_xlabel("beat strength: highest autocorrelation peak of a loop")
+    axes[1].set_ylabel("share of loops")
+    axes[1].set_title("steadiness of the beat")
+    if axes[1].get_legend_handles_labels()[0]:
+        axes[1].legend(fontsize=8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+
+
+def trailing_mean(x: np.ndarray, win: int) -> np.ndarray:
+    """Moving average over full trailing windows of ``win`` points: ``(n,)`` -> ``(n - win + 1,)`` (a centred one
+    with zero padding dips at both ends of a training curve)."""
+    return np.convolve(np.asarray(x, dtype=np.float64), np.ones(win) / win, mode="valid")
+
+
+def _plot_curves(runs: Mapping[str, str | Path], path: Path) -> None:
+    from specrep.plotting import subplots
+
+    fig, axes = subplots(1, 2, figsize=(11, 3.5))
+    for label, run in runs.items():
+        log = Path(run) / "log.csv"
+        if not log.is_file():
+            continue
+        with open(log) as f:
+            rows = list(csv.DictReader(f))
+        step = np.array([float(r["step"]) for r in rows])
+        gap = np.array([float(r["d_real"]) - float(r["d_fake"]) for r in rows])
+        loss_g = np.array([float(r["loss_g"]) for r in rows])
+        win = max(1, len(step) // 50)
+        axes[0].plot(step[win - 1:], trailing_mean(gap, win), label=label)
+        axes[1].plot(step[win - 1:], trailing_mean(loss_g, win), label=label)
+    axes[0].set_title("critic gap D(real) - D(fake) (Wasserstein estimate), smoothed")
+    axes[1].set_title("generator loss, smoothed")
+    for ax in axes:
+        ax.set_xlabel("generator step")
+        ax.legend(fontsize=8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+
+
+def _score_row(name: str, rep: str, step, r: Mapping[str, Any], consistency: float | None = None) -> str:
+    cons = "" if consistency is None else f"{consistency:.1f}"
+    rhythm = " | ".join("n/a" if math.isnan(r[k]) else f"{r[k]:.2f}"
+                        for k in ("beat_strength", "clear_beat", "profile_corr"))
+    return (f"| {name} | {rep} | {step} | {r['ndb_k']:.2f} | {r['jsd']:.3f} | {r['fdd']:.2f} | {cons} | "
+            f"{rhythm} |")
+
+
+def _speed_table(result: Mapping[str, Any]) -> list[str]:
+    rows = [(label, r["representation"], name, t) for label, r in result["runs"].items()
+            for name, t in r["speed"].items()]
+    if not rows:
+        return []
+    threads = {r.get("threads") for r in result["runs"].values()}
+    if_rows = [row for row in rows if row[1].endswith("if") and row[2] == result["runs"][row[0]]["synthesis"]]
+    ref = if_rows[0] if if_rows else None
+    lines = ["", f"Synthesis speed, batch of {rows[0][3]['batch']} loops, CPU, {'/'.join(map(str, threads))} "
+             "thread(s), best of 3; 'synthesis' is features -> audio (the representation's decoder), 'total' adds the "
+             "generator." + (f" Ratios are against {ref[0]}'s IF synthesis." if ref else ""), "",
+             "| model | decoder | synthesis (ms) | loops/s | total (ms) | loops/s | synthesis time / IF's |",
+             "|---|---|---:|---:|---:|---:|---:|"]
+    for label, _, name, t in rows:
+        ratio = f"{t['synthesis_s'] / ref[3]['synthesis_s']:.1f}x" if ref else ""
+        lines.append(f"| {label} | {name} | {t['synthesis_s'] * 1e3:.1f} | {t['batch'] / t['synthesis_s']:.1f} | "
+                     f"{t['total_s'] * 1e3:.1f} | {t['batch'] / t['total_s']:.1f} | {ratio} |")
+    return lines
+
+
+REPORT_TITLE = "Representations: magnitude + phase reconstruction vs magnitude + instantaneous frequency"
+
+
+def write_report(result: Mapping[str, Any], path: str | Path, *, command: str, title: str = REPORT_TITLE) -> Path:
+    """Markdown table of :func:`benchmark_representations`' result, headed by ``title`` and the command that
+    produced it."""
+    fl, ce = result["floor"], result["noise"]
+    lines = [
+        f"# {title}",
+        "",
+        f"Command: `{command}`",
+        "",
+        f"Data: `{result['settings']['data']}`; NDB bins: k = {result['settings']['k']} k-means bins on log-mel "
+        f"spectrograms of {result['settings']['n_real']} training loops; {result['settings']['n']} generated loops "
+        f"per model; floor = {result['settings']['n_held_out']} held-out real loops (the best a model can reach at "
+        "this sample size); noise = Gaussian noise at the data's level, a reference and not a bound: FDD has no "
+        "upper limit and NDB/K or JSD of a model that collapses into a few bins can exceed noise's, which spreads "
+        "evenly over the bins. Lower is better for every score except speed and the rhythm scores.",
+        "",
+        "Rhythm: beat strength = median onset-autocorrelation peak (higher = steadier beat); clear beat = share of "
+        "loops at least as periodic as the real loops' 10th percentile; rhythm profile corr. = correlation of the "
+        "mean onset autocorrelation over beat periods (60-200 BPM) with the real loops' (1 = beats at the same "
+        "periods).",
+        "",
+        "| model | representation | steps | NDB/K | JSD | FDD | consistency (dB) | beat strength | clear beat "
+        "| rhythm profile corr. |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        _score_row("floor (held-out real)", "", "", fl),
+    ]
+    for label, r in result["runs"].items():
+        lines.append(_score_row(label, r["representation"], r.get("step", ""), r, r["consistency_db"]))
+        if r.get("oracle_of", label) == label:  # one round-trip row per feature map, after its first run
+            lines.append(_score_row(f"held-out real through {label}'s representation", r["representation"], "",
+                                    r["oracle"]))
+    lines.append(_score_row("noise (reference, not a bound)", "", "", ce))
+    lines += _speed_table(result)
+    path = Path(path)
+    if result["settings"].get("out_dir"):
+        rel = Path(os.path.relpath(result["settings"]["out_dir"], path.parent)).as_posix()
+        lines += ["", f"Figures: `{rel}/side-by-side.png` (spectrograms of real loops and of every model, one row "
+                  f"each), `{rel}/training-curves.png` (critic gap and generator loss), `{rel}/rhythm.png` (rhythm "
+                  f"profile and beat strength of every set), and per model 8 loops + `spectrograms.png` under "
+                  f"`{rel}/<model>/`."]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+    return path

@@ -1,0 +1,629 @@
+"""The one generic adversarial trainer shared by every plugin.
+
+One *step* is one generator update preceded by ``n_critic`` discriminator updates. The trainer owns everything that
+is not model-specific: config resolution, seeding, the batch stream, losses + penalty + clipping, the EMA generator,
+AMP on CUDA, data-parallel training under ``torchrun``, checkpoints and resume, CSV + TensorBoard logs, a tqdm bar
+and periodic sample grids. A plugin supplies the models, the dataset, the data -> features transform, the latent
+prior, an optional :class:`~gan_plugins.api.Schedule` (e.g. progressive growing) and its renderers.
+
+A schedule's state at a step may also set the trainer's own settings of that step: ``batch_size`` (per rank; the
+batch stream, latents and penalty coefficients follow it) and ``lr_g`` / ``lr_d`` (written into the optimisers'
+parameter groups before the step). Every such value is a function of the checkpointed step, so resume stays exact.
+
+Small datasets: ``augment = "translation"`` shows the discriminator every image (real and generated, in both
+updates) shifted by a random offset (DiffAugment, :mod:`gan_plugins.training.augment`);
+the offsets come from the shared noise
+generator, so resume stays exact. The gradient penalty is taken on the images as they are (not augmented).
+
+Config precedence (lowest to highest): :data:`TRAINER_DEFAULTS` < the loss's literature defaults < the plugin's
+``default_config()`` < a config file < ``--set key=value`` overrides.
+
+Distributed: under ``torchrun`` (``WORLD_SIZE`` > 1) a process group is opened with gloo on CPU or NCCL on CUDA; each
+rank reads its own slice of every global batch (:class:`_BatchStream`). The training noise (latents, gradient-penalty
+interpolation coefficients and augmentation offsets) comes from one ``torch.Generator`` in the same state on every rank:
+each draw is the whole global batch, of which a rank keeps its own slice, so ``W`` ranks with batch ``B`` make exactly
+the updates of one process with batch ``W * B`` (as long as no layer couples the examples of a batch, e.g. batch norm or
+minibatch standard deviation, which see each rank's batch alone); gradients (and float buffers, e.g. batch-norm
+statistics) are averaged across ranks with ``torch.distributed.all_reduce`` before every optimiser step, which keeps
+every rank's parameters identical. This is the averaging ``DistributedDataParallel`` performs, done explicitly because
+DDP's reducer supports neither the double backward of the gradient penalty nor several discriminator forwards per
+backward. Rank 0 alone writes checkpoints, logs, samples and the progress bar; checkpoints hold every rank's global RNG
+state, gathered to rank 0, so a resume restores each rank exactly. A script that trains under ``torchrun`` ends with
+:func:`leave_process_group`: a rank that tears its gloo connections down while another still finishes the last
+collective can make that one abort (SIGABRT).
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import json
+import math
+import os
+import random
+import time
+from collections.abc import Callable, Mapping
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import Tensor, nn
+from torch.utils.data import default_collate
+
+from gan_plugins.api import GanPlugin, get_plugin
+from gan_plugins.config import RESUME_SETTINGS, resolve_config, upgrade_config
+from gan_plugins.errors import GanError
+from gan_plugins.io.checkpoint import LAST, capture_rng, load_checkpoint, restore_rng, save_checkpoint
+from gan_plugins.training.augment import random_offsets, translate
+from gan_plugins.training.ema import update_ema_
+from gan_plugins.training.losses import clip_weights_, drift_penalty, get_loss, gradient_penalty
+from specrep.errors import ParameterError, check_positive_int
+
+__all__ = [
+    "TrainResult",
+    "Trainer",
+    "TrainingDiverged",
+    "leave_process_group",
+    "train",
+]
+
+class TrainingDiverged(GanError, RuntimeError):
+    """A loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+# ---------------------------------------------------------------------------------------------- batch stream
+class _BatchStream:
+    """Endless batches: each epoch a seeded permutation of the dataset, cut into global batches of ``batch_size *
+    world`` examples, of which rank ``r`` reads the ``r``-th slice. Its position (epoch, offset into the epoch's
+    permutation) is part of the checkpoint.
+
+    A rank's slice is contiguous so that, with the global noise draw, rank ``r``'s real rows meet the same fake rows
+    as rows ``r * B .. (r + 1) * B`` of one process with the whole batch (the gradient penalty interpolates row by
+    row). The permutation is ``torch.randperm`` seeded with ``seed + epoch``, as DistributedSampler's.
+    """
+
+    def __init__(self, dataset, batch_size: int, *, seed: int, rank: int, world: int) -> None:
+        if len(dataset) < batch_size * world:
+            raise ParameterError(f"dataset of {len(dataset)} items is smaller than batch_size={batch_size} x "
+                                 f"{world} rank(s)")
+        self.dataset, self.batch_size, self.seed = dataset, batch_size, seed
+        self.rank, self.world = rank, world
+        self.epoch, self.offset = 0, 0
+        self._order: list[int] | None = None
+
+    def _indices(self) -> list[int]:
+        if self._order is None:
+            g = torch.Generator().manual_seed(self.seed + self.epoch)
+            self._order = torch.randperm(len(self.dataset), generator=g).tolist()
+        return self._order
+
+    def next(self, batch_size: int | None = None) -> Tensor:
+        """This rank's slice of the next global batch of ``batch_size`` (default: the stream's) per rank."""
+        bs = self.batch_size if batch_size is None else int(batch_size)
+        if bs != self.batch_size and len(self.dataset) < bs * self.world:
+            raise ParameterError(f"dataset of {len(self.dataset)} items is smaller than batch_size={bs} x "
+                                 f"{self.world} rank(s)")
+        step = bs * self.world
+        if self.offset + step > len(self._indices()):
+            self.epoch, self.offset, self._order = self.epoch + 1, 0, None
+        start = self.offset + self.rank * bs
+        idx = self._indices()[start: start + bs]
+        self.offset += step
+        images = getattr(self.dataset, "images", None)
+        if isinstance(images, Tensor):
+            return images[torch.tensor(idx)]
+        batch = default_collate([self.dataset[i] for i in idx])
+        return batch[0] if isinstance(batch, (list, tuple)) else batch
+
+    def state_dict(self) -> dict[str, int]:
+        return {"epoch": self.epoch, "offset": self.offset}
+
+    def load_state_dict(self, state: Mapping[str, int]) -> None:
+        self.epoch, self.offset, self._order = int(state["epoch"]), int(state["offset"]), None
+
+
+# ---------------------------------------------------------------------------------------------------- helpers
+def leave_process_group() -> None:
+    """Close the ``torch.distributed`` process group, if one is open, with every rank together.
+
+    All ranks wait at a barrier before any of them destroys the group: rank 0 may still be writing the final checkpoint
+    or finishing the last collective, and a peer that closes its gloo connections first can make it abort (SIGABRT).
+    A no-op outside ``torchrun``.
+    """
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)  # noqa: NPY002 - seeds the legacy global state third-party code may use
+    torch.manual_seed(seed)
+
+
+def _grad_norm(module: nn.Module) -> float:
+    norms = [p.grad.detach().norm(2) for p in module.parameters() if p.grad is not None]
+    return float(torch.stack(norms).norm(2)) if norms else 0.0
+
+
+def _finite(module: nn.Module) -> bool:
+    """True when every parameter of ``module`` is finite (one reduction, one host sync)."""
+    flags = [torch.isfinite(p).all() for p in module.parameters()]
+    return bool(torch.stack(flags).all()) if flags else True
+
+
+def _make_optimizer(params, cfg: Mapping[str, Any], lr: float) -> torch.optim.Optimizer:
+    if cfg["optimizer"] == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr)
+    return torch.optim.Adam(params, lr=lr, betas=tuple(cfg["betas"]))
+
+
+@dataclass
+class TrainResult:
+    """Outcome of :func:`train`.
+
+    Attributes
+    ----------
+    run_dir : Path
+    step : int
+        Generator steps completed.
+    history : list of dict
+        One row per logged step (the CSV rows).
+    evals : list of dict
+        Evaluator outputs with their ``step``.
+    diverged : str
+        Empty, or the divergence message when the run stopped on a NaN/Inf loss.
+    seconds : float
+        Wall time of the training loop, evaluations included.
+    eval_seconds : float
+        Part of ``seconds`` spent in the evaluator.
+    """
+
+    run_dir: Path
+    step: int
+    history: list[dict[str, float]] = field(default_factory=list)
+    evals: list[dict[str, float]] = field(default_factory=list)
+    diverged: str = ""
+    seconds: float = 0.0
+    eval_seconds: float = 0.0
+
+
+# ---------------------------------------------------------------------------------------------------- trainer
+class Trainer:
+    """Generic adversarial training of one plugin with one loss.
+
+    Parameters
+    ----------
+    plugin : GanPlugin
+    config : dict
+        Resolved config (:func:`resolve_config`).
+    run_dir : path
+        Where ``last.pt``, ``config.json``, ``log.csv``, ``evals.csv``, ``tb/`` and ``samples/`` go.
+    evaluator : callable, optional
+        ``evaluator(generator_ema, step) -> dict`` of scalars, called every ``eval_every`` steps and at the end (rank
+        0). It must not draw from the global RNGs (use its own ``torch.Generator``) so resume stays exact.
+    progress : bool
+        Show a tqdm bar (rank 0).
+    """
+
+    def __init__(self, plugin: GanPlugin, config: Mapping[str, Any], run_dir: str | Path, *,
+                 evaluator: Callable[[nn.Module, int], Mapping[str, float]] | None = None,
+                 progress: bool = True) -> None:
+        self.plugin, self.cfg, self.run_dir = plugin, dict(config), Path(run_dir)
+        # settings the data decides (loop length, normalisation stats): resolved once, kept in the run's config and
+        # checkpoints; the dataset itself is only ever read
+        self.cfg.update(plugin.prepare(self.cfg["data"], dict(self.cfg)))
+        self.evaluator, self.progress = evaluator, progress
+        self.loss = get_loss(self.cfg["loss"])
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        if self.world > 1 and not dist.is_initialized():
+            dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        if torch.cuda.is_available():
+            self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+            torch.cuda.set_device(self.device)
+        else:
+            self.device = torch.device("cpu")
+        self.amp = bool(self.cfg["amp"]) and self.device.type == "cuda"
+
+        seed = int(self.cfg["seed"])
+        _seed_everything(seed)  # identical initial weights on every rank
+        self.generator, self.discriminator = (m.to(self.device) for m in plugin.build(self.cfg))
+        self.ema = copy.deepcopy(self.generator).eval().requires_grad_(False)
+        self.opt_g = _make_optimizer(self.generator.parameters(), self.cfg, float(self.cfg["lr_g"]))
+        self.opt_d = _make_optimizer(self.discriminator.parameters(), self.cfg, float(self.cfg["lr_d"]))
+        self.schedule = plugin.schedule(self.cfg)
+        self.stream = _BatchStream(plugin.dataset(self.cfg["data"], self.cfg, split="train"),
+                                   int(self.cfg["batch_size"]), seed=seed, rank=self.rank, world=self.world)
+        # training noise: one generator in the same state on every rank (see the module docstring)
+        self.noise = torch.Generator(self.device).manual_seed(seed + 1)
+        _seed_everything(seed + 1_000_003 * self.rank)  # anything else random (e.g. a plugin's) differs per rank
+        self.grid_latent = plugin.latent(int(self.cfg["grid_size"]), self.cfg, device=self.device,
+                                         generator=torch.Generator(self.device).manual_seed(seed + 7))
+        self.step = 0
+        self.history: list[dict[str, float]] = []
+        self.evals: list[dict[str, float]] = []
+        self.eval_seconds = 0.0
+
+    # ------------------------------------------------------------------------------------------ state
+    def state_dict(self) -> dict[str, Any]:
+        """Full training state: models, EMA, optimisers, RNG, data position, step, config and schedule state."""
+        return {
+            "format": 1,
+            "kind": "training",
+            "step": self.step,
+            "config": self.cfg,
+            "generator": self.generator.state_dict(),
+            "discriminator": self.discriminator.state_dict(),
+            "ema": self.ema.state_dict(),
+            "opt_g": self.opt_g.state_dict(),
+            "opt_d": self.opt_d.state_dict(),
+            "rng": capture_rng(),
+            "rng_ranks": self._gather_rng(),
+            "noise": self.noise.get_state(),
+            "stream": self.stream.state_dict(),
+            "schedule": self.schedule.at(self.step) if self.schedule is not None else {},
+        }
+
+    def _gather_rng(self) -> list[dict[str, Any]]:
+        """Every rank's global RNG state, rank order (collective under DDP: all ranks must call it)."""
+        mine = capture_rng()
+        if self.world == 1:
+            return [mine]
+        states: list[Any] = [None] * self.world
+        dist.all_gather_object(states, mine)
+        return states
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore a :meth:`state_dict`, each rank its own RNG state.
+
+        A checkpoint written by another number of ranks (or before per-rank states were stored) restores rank 0's
+        state where it can and reseeds the other ranks from the step: training continues, but not bit-exactly.
+        """
+        self.generator.load_state_dict(state["generator"])
+        self.discriminator.load_state_dict(state["discriminator"])
+        self.ema.load_state_dict(state["ema"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        for opt, key in ((self.opt_g, "lr_g"), (self.opt_d, "lr_d")):  # a resume may start a phase with a new rate
+            for group in opt.param_groups:
+                group["lr"] = float(self.cfg[key])
+        self.stream.load_state_dict(state["stream"])
+        self.step = int(state["step"])
+        ranks = state.get("rng_ranks")
+        if ranks is not None and len(ranks) == self.world:
+            restore_rng(ranks[self.rank])
+        elif self.rank == 0:
+            restore_rng(state["rng"])
+        else:
+            _seed_everything(int(self.cfg["seed"]) + 1_000_003 * self.rank + self.step)
+        if "noise" in state:
+            self.noise.set_state(state["noise"].cpu() if self.device.type == "cpu" else state["noise"])
+        else:  # checkpoints from before the shared noise generator: a fresh stream, seeded by the step
+            self.noise.manual_seed(int(self.cfg["seed"]) + 1 + self.step)
+
+    def save(self) -> Path | None:
+        """Write ``last.pt`` atomically. Under DDP every rank calls it (the RNG states are gathered), rank 0 writes,
+        and no rank returns before the file is complete."""
+        state = self.state_dict()
+        path = save_checkpoint(state, self.run_dir / LAST) if self.rank == 0 else None
+        if self.world > 1:
+            dist.barrier()
+        return path
+
+    def _latent(self, n: int) -> Tensor:
+        """This rank's ``n`` latents out of one global draw of ``n * world`` from the shared noise generator."""
+        z = self.plugin.latent(n * self.world, self.cfg, device=self.device, generator=self.noise)
+        return z[self.rank * n: (self.rank + 1) * n]
+
+    def _gp_alpha(self, n: int) -> Tensor:
+        """This rank's gradient-penalty interpolation coefficients ``(n,)``, from one global draw."""
+        a = torch.rand(n * self.world, device=self.device, generator=self.noise)
+        return a[self.rank * n: (self.rank + 1) * n]
+
+    def _augment(self, x: Tensor) -> Tensor:
+        """The discriminator's view of images ``x`` ``(B, C, H, W)``: ``x`` itself, or with ``augment =
+        "translation"`` each image shifted by its own offset (:mod:`gan_plugins.training.augment`)
+        from one global draw of the shared noise generator, of which this rank takes its rows (as :meth:`_gp_alpha`)."""
+        if not self.cfg.get("augment"):
+            return x
+        n, _, h, w = x.shape
+        off = random_offsets(n * self.world, h, w, float(self.cfg["augment_shift"]), self.noise, self.device)
+        return translate(x, off[self.rank * n: (self.rank + 1) * n])
+
+    # ------------------------------------------------------------------------------------------- step
+    def _sync(self, module: nn.Module) -> None:
+        if self.world == 1:
+            return
+        for p in module.parameters():
+            if p.grad is not None:
+                dist.all_reduce(p.grad)
+                p.grad.div_(self.world)
+
+    def _sync_buffers(self, module: nn.Module) -> None:
+        if self.world == 1:
+            return
+        for b in module.buffers():
+            if b.is_floating_point():
+                dist.all_reduce(b)
+                b.div_(self.world)
+
+    def _autocast(self):
+        return torch.autocast("cuda", dtype=torch.bfloat16) if self.amp else nullcontext()
+
+    def train_step(self) -> dict[str, float]:
+        """One generator update after ``n_critic`` discriminator updates; returns the logged scalars.
+
+        Raises
+        ------
+        TrainingDiverged
+            If a loss is NaN or infinite (on any rank).
+        """
+        cfg, plugin, loss = self.cfg, self.plugin, self.loss
+        sched = self.schedule.at(self.step) if self.schedule is not None else {}
+        plugin.apply_schedule(self.generator, self.discriminator, sched)
+        plugin.apply_schedule(self.ema, self.discriminator, sched)
+        bs = int(sched.get("batch_size", cfg["batch_size"]))
+        for opt, key in ((self.opt_g, "lr_g"), (self.opt_d, "lr_d")):
+            if key in sched:
+                for group in opt.param_groups:
+                    group["lr"] = float(sched[key])
+        gp_w, clip, drift = float(cfg["gp_weight"]), float(cfg["clip"]), float(cfg["drift"])
+        gp_every, n_critic = int(cfg["gp_every"]), int(cfg["n_critic"])
+        self.generator.train()
+        self.discriminator.train()
+        for i in range(n_critic):
+            # lazy regularisation (Karras et al. 2020, StyleGAN2): the penalty on every gp_every-th critic update,
+            # scaled by gp_every so its average weight is unchanged
+            lazy_gp = gp_w > 0 and (self.step * n_critic + i) % gp_every == 0
+            real = plugin.features(self.stream.next(bs).to(self.device), cfg, sched)
+            z = self._latent(bs)
+            with self._autocast():
+                with torch.no_grad():
+                    fake = self.generator(z)
+                d_real, d_fake = self.discriminator(self._augment(real)), self.discriminator(self._augment(fake))
+                loss_d = loss.d_loss(d_real.float(), d_fake.float())
+                if drift:  # PGGAN/GANSynth drift term: keeps critic outputs near 0
+                    loss_d = loss_d + drift_penalty(d_real, drift)
+            alpha = self._gp_alpha(bs) if gp_w > 0 else None  # drawn on every update, so lazy_gp keeps the stream
+            penalty = (gradient_penalty(self.discriminator, real, fake.float(), weight=gp_w * gp_every, alpha=alpha)
+                       if lazy_gp else torch.zeros((), device=self.device))
+            self.opt_d.zero_grad(set_to_none=True)
+            (loss_d + penalty).backward()
+            self._sync(self.discriminator)
+            gn_d = _grad_norm(self.discriminator)
+            self.opt_d.step()
+            if clip > 0:
+                clip_weights_(self.discriminator, clip)
+        z = self._latent(bs)
+        with self._autocast():
+            loss_g = loss.g_loss(self.discriminator(self._augment(self.generator(z))).float())
+        self.opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        self._sync(self.generator)
+        gn_g = _grad_norm(self.generator)
+        self.opt_g.step()
+        self._sync_buffers(self.generator)
+        self._sync_buffers(self.discriminator)
+
+        row = {"step": self.step + 1, "loss_d": loss_d.item(), "loss_g": loss_g.item(), "penalty": penalty.item(),
+               "d_real": d_real.detach().float().mean().item(), "d_fake": d_fake.detach().float().mean().item(),
+               "grad_norm_d": gn_d, "grad_norm_g": gn_g}
+        bad = not all(math.isfinite(row[k]) for k in ("loss_d", "loss_g", "penalty"))
+        # a NaN/Inf gradient can corrupt the weights while every logged loss is still finite (the generator update
+        # comes last): such weights must never reach the EMA or a checkpoint
+        bad = bad or not (_finite(self.generator) and _finite(self.discriminator))
+        if self.world > 1:
+            flag = torch.tensor([float(bad)], device=self.device)
+            dist.all_reduce(flag)
+            bad = bool(flag.item() > 0)
+        if bad:
+            raise TrainingDiverged(
+                f"training diverged at step {self.step + 1} (loss {cfg['loss']}: loss_d={row['loss_d']:.4g}, "
+                f"loss_g={row['loss_g']:.4g}, or non-finite weights); stopped, last good checkpoint kept at "
+                f"{self.run_dir / LAST}")
+        update_ema_(self.ema, self.generator, float(cfg["ema_decay"]), self.step)
+        self.step += 1
+        row.update({k: v for k, v in sched.items() if isinstance(v, (int, float))})
+        return row
+
+    # -------------------------------------------------------------------------------------------- run
+    @torch.no_grad()
+    def save_grid(self) -> Path:
+        self.ema.eval()
+        with self._autocast():
+            samples = self.ema(self.grid_latent).float()
+        return self.plugin.save_grid(samples, self.run_dir / "samples" / f"step_{self.step:07d}.png", self.cfg)
+
+    def _evaluate(self) -> None:
+        self.ema.eval()
+        t0 = time.perf_counter()
+        row = {"step": self.step, **{k: float(v) for k, v in self.evaluator(self.ema, self.step).items()}}
+        self.eval_seconds += time.perf_counter() - t0
+        self.evals.append(row)
+        _append_csv(self.run_dir / "evals.csv", row)
+        if self._tb is not None:
+            for k, v in row.items():
+                if k != "step":
+                    self._tb.add_scalar(f"eval/{k}", v, self.step)
+
+    def run(self, steps: int | None = None) -> TrainResult:
+        """Train until ``steps`` generator steps in total (default: config ``steps``), checkpointing on the way.
+
+        Returns a :class:`TrainResult`; a divergence is recorded in it (and re-raised when ``raise_on_diverge``
+        was asked through :func:`train`).
+        """
+        total = int(steps if steps is not None else self.cfg["steps"])
+        check_positive_int("steps", total)
+        rank0 = self.rank == 0
+        self._tb = None
+        if rank0:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            (self.run_dir / "config.json").write_text(json.dumps(self.cfg, indent=2, sort_keys=True) + "\n")
+            for name in ("log.csv", "evals.csv"):  # rows a killed run logged after its last checkpoint
+                _truncate_csv(self.run_dir / name, self.step)
+            from torch.utils.tensorboard import SummaryWriter
+
+            self._tb = SummaryWriter(str(self.run_dir / "tb"), purge_step=self.step + 1 if self.step else None)
+        bar = None
+        if rank0 and self.progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=total, initial=self.step, desc=f"{self.plugin.name}/{self.cfg['loss']}",
+                       dynamic_ncols=True, leave=False)
+        result = TrainResult(self.run_dir, self.step)
+        t0 = time.perf_counter()
+        try:
+            while self.step < total:
+                row = self.train_step()
+                if bar is not None:
+                    bar.update(1)
+                if rank0 and (self.step % int(self.cfg["log_every"]) == 0 or self.step == total):
+                    row["seconds"] = time.perf_counter() - t0
+                    self.history.append(row)
+                    _append_csv(self.run_dir / "log.csv", row)
+                    for k, v in row.items():
+                        if k != "step":
+                            self._tb.add_scalar(f"train/{k}", v, self.step)
+                    if bar is not None:
+                        bar.set_postfix(loss_d=f"{row['loss_d']:.3f}", loss_g=f"{row['loss_g']:.3f}")
+                every = int(self.cfg["eval_every"])
+                if rank0 and self.evaluator is not None and every and self.step % every == 0 and self.step < total:
+                    self._evaluate()
+                if rank0 and int(self.cfg["sample_every"]) and self.step % int(self.cfg["sample_every"]) == 0:
+                    self.save_grid()
+                if int(self.cfg["ckpt_every"]) and self.step % int(self.cfg["ckpt_every"]) == 0:
+                    self.save()
+            self.save()  # collective under DDP (gathers every rank's RNG state)
+            if rank0:
+                self.save_grid()
+                if self.evaluator is not None:
+                    self._evaluate()
+        except TrainingDiverged as exc:
+            result.diverged = str(exc)
+        finally:
+            if bar is not None:
+                bar.close()
+            if self._tb is not None:
+                self._tb.close()
+        result.step, result.history, result.evals = self.step, self.history, self.evals
+        result.seconds, result.eval_seconds = time.perf_counter() - t0, self.eval_seconds
+        return result
+
+
+def _truncate_csv(path: Path, step: int) -> None:
+    if not path.exists():
+        return
+    with open(path, newline="") as fh:
+        rows = list(csv.reader(fh))
+    kept = rows[:1] + [r for r in rows[1:] if r and int(float(r[0])) <= step]
+    if len(kept) != len(rows):
+        with open(path, "w", newline="") as fh:
+            csv.writer(fh).writerows(kept)
+
+
+def _append_csv(path: Path, row: Mapping[str, float]) -> None:
+    new = not path.exists()
+    if not new:
+        with open(path, newline="") as fh:
+            header = next(csv.reader(fh), [])
+        if header != list(row):
+            # a schedule key appeared or a resumed run logs another column set: keep one header per file
+            path.rename(path.with_name(path.stem + f".{int(time.time())}.csv"))
+            new = True
+    with open(path, "a", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(row))
+        if new:
+            writer.writeheader()
+        writer.writerow(row)
+
+
+def _resume_phase(plugin: GanPlugin, cfg: dict[str, Any], out: Path, step: int, config_file: str | Path | None,
+                  overrides: Mapping[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The stored ``cfg`` of a resumed run with the changes ``overrides`` asks for (only :data:`RESUME_SETTINGS`),
+    and the record of them for ``out/phases.jsonl`` (``{"step": s, "key": [old, new], ...}``; None if none)."""
+    if config_file:
+        raise ParameterError(f"{out}: a resumed run keeps its stored config; change {', '.join(RESUME_SETTINGS)} "
+                             "with --set instead of a config file")
+    given = upgrade_config(dict(overrides or {}), source="--set")
+    changed = {k: v for k, v in given.items() if k not in cfg or cfg[k] != v}
+    fixed = sorted(k for k in changed if k not in RESUME_SETTINGS)
+    if fixed:
+        raise ParameterError(f"{out} was trained with other {', '.join(fixed)} "
+                             f"({', '.join(f'{k}={cfg.get(k)!r}' for k in fixed)}); a resume can change only "
+                             f"{', '.join(RESUME_SETTINGS)}")
+    if not changed:
+        return cfg, None
+    # the trainer's checks of the changed values (types, ranges), on a config built the usual way
+    resolve_config(plugin, loss=cfg["loss"], data=cfg["data"], overrides=changed)
+    return {**cfg, **changed}, {"step": step, **{k: [cfg[k], v] for k, v in changed.items()}}
+
+
+def train(plugin: str, *, data: str, loss: str, out: str | Path, steps: int | None = None,
+          config_file: str | Path | None = None, overrides: Mapping[str, Any] | None = None, resume: bool = False,
+          evaluator: Callable[[nn.Module, int], Mapping[str, float]] | None = None, progress: bool = True,
+          raise_on_diverge: bool = True) -> TrainResult:
+    """Train ``plugin`` with ``loss`` on ``data`` into the run folder ``out``.
+
+    Parameters
+    ----------
+    plugin : str
+        Registered plugin name (see :func:`gan_plugins.api.list_plugins`).
+    data : str
+        Passed to the plugin's ``dataset`` hook (``"mnist"``, an IDX folder, an ``.npy`` file, ...).
+    loss : str
+        One of :func:`gan_plugins.training.losses.available_losses`.
+    out : path
+        Run folder. Must not hold a checkpoint unless ``resume``.
+    steps : int, optional
+        Total generator steps (overrides the config).
+    config_file, overrides :
+        Config overlays (JSON/TOML file; ``{"key": value}``).
+    resume : bool
+        Continue from ``out/last.pt`` exactly (its stored config is used; ``steps`` may extend it). ``overrides`` may
+        then change only :data:`RESUME_SETTINGS` (a new phase from the checkpoint's step on, recorded in
+        ``out/phases.jsonl``); giving any other setting its stored value is allowed, another value raises.
+    evaluator : callable, optional
+        See :class:`Trainer`.
+    raise_on_diverge : bool
+        Re-raise :class:`TrainingDiverged` (True) or return it in :attr:`TrainResult.diverged`.
+
+    Raises
+    ------
+    PluginError, ParameterError, CheckpointError, TrainingDiverged
+    """
+    out = Path(out)
+    ckpt = out / LAST
+    if resume:
+        state = load_checkpoint(ckpt)
+        cfg = upgrade_config(state["config"])
+        if cfg.get("plugin") != plugin or cfg.get("loss") != loss:
+            raise ParameterError(f"{ckpt} was trained as {cfg.get('plugin')}/{cfg.get('loss')}, not {plugin}/{loss}")
+        plug = get_plugin(plugin)
+        # settings added to the project after this checkpoint was written take their defaults (= old behaviour)
+        current = resolve_config(plug, loss=loss, data=cfg.get("data", data))
+        cfg = {**{k: v for k, v in current.items() if k not in cfg}, **cfg}
+        cfg, phase = _resume_phase(plug, cfg, out, int(state["step"]), config_file, overrides)
+    else:
+        if ckpt.exists():
+            raise ParameterError(f"{out} already holds a checkpoint; pass --resume to continue or pick another --out")
+        plug = get_plugin(plugin)
+        cfg = resolve_config(plug, loss=loss, data=data, config_file=config_file, overrides=overrides)
+        state, phase = None, None
+    if steps is not None:
+        check_positive_int("steps", steps)
+        cfg["steps"] = int(steps)
+    trainer = Trainer(plug, cfg, out, evaluator=evaluator, progress=progress)
+    if state is not None:
+        trainer.load_state_dict(state)
+    if phase is not None:  # recorded once the run is built with it
+        with open(out / "phases.jsonl", "a") as fh:
+            fh.write(json.dumps(phase) + "\n")
+    result = trainer.run()
+    if result.diverged and raise_on_diverge:
+        raise TrainingDiverged(result.diverged)
+    return result
