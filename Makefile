@@ -6,7 +6,7 @@ BIN     := $(VENV)/bin
 CONSTRAINTS ?= constraints-cpu.txt
 STAMP   := $(VENV)/.installed
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test test-fast lint bench clean
 
 $(STAMP): pyproject.toml $(CONSTRAINTS)
 	$(PY) -m venv $(VENV)
@@ -23,6 +23,12 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+	$(BIN)/ruff check .
+
+# The suite without the tests marked slow (trainings, the demo render, headless-browser and multi-process runs):
+# under 2 minutes on a 2-core CPU. `make test` still runs everything.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow"
 	$(BIN)/ruff check .
 
 lint: $(STAMP)

@@ -20,7 +20,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gan_plugins.io.model import load_generator  # noqa: E402
+from gan_plugins.io.model import load_model  # noqa: E402
 from gan_plugins.metrics.audio import onset_autocorrelation  # noqa: E402
 from gan_plugins.studies.representations import _generate as generate_loops  # noqa: E402
 
@@ -28,9 +28,9 @@ from gan_plugins.studies.representations import _generate as generate_loops  # n
 def beat_strengths(ref: str, n: int, seed: int) -> np.ndarray:
     """``(n,)`` beat strengths of ``n`` loops drawn from ``ref`` (bundled name, run folder or checkpoint), the same
     loops the representation benchmark draws for that seed."""
-    plugin, generator, cfg = load_generator(ref)
-    waves, _ = generate_loops(plugin, generator, cfg, n, seed)
-    ac, _ = onset_autocorrelation(waves, int(cfg["sample_rate"]))
+    model = load_model(ref)
+    waves, _ = generate_loops(model, n, seed)
+    ac, _ = onset_autocorrelation(waves, model.sample_rate)
     return ac.max(-1)
 
 

@@ -17,37 +17,27 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from gan_plugins.apps.export import export_model, reference_audio, relative_rms
-from gan_plugins.io.model import load_generator
+from gan_plugins.io.model import Model, load_model
+from specrep.timing import time_calls
 
 
-def _median_time(fn, n: int = 5) -> float:
-    fn()
-    out = []
-    for _ in range(n):
-        start = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - start)
-    return float(np.median(out)) * 1000.0
-
-
-def _float64_decoder_error(model, z: torch.Tensor, ref: np.ndarray) -> float:
-    """Relative RMS to ``ref`` of the ONNX decoder (:class:`ExportedDecoder`) computed in float64 in torch."""
+def _float64_decoder_error(model: Model, z: torch.Tensor, ref: np.ndarray) -> float:
+    """Relative RMS to ``ref`` of the ONNX decoder (:class:`ExportedDecoder`, real arithmetic) computed in float64
+    in torch (its buffers cast to float64: it computes in its window's dtype)."""
     import copy
 
     from gan_plugins.apps.export import _build
 
-    _, _, graph = _build(model, gl_init="random", gl_n_iter=32, rescale=True)
+    _, graph = _build(model, gl_init="random", gl_n_iter=32, rescale=True)
     decoder = copy.deepcopy(graph.decoder).double()
-    decoder.dtype = torch.float64
     with torch.no_grad():
-        return relative_rms(decoder(model[1](z).double()).numpy(), ref)
+        return relative_rms(decoder(model.generator(z).double()).numpy(), ref)
 
 
 def main() -> None:
@@ -65,11 +55,12 @@ def main() -> None:
           f"{'python ms':>11}")
     with tempfile.TemporaryDirectory() as tmp:
         for name, iters in (("gansynth-mel-if", [None]), ("progressive-mel-if", [None]), ("gansynth-mel-gl", [8, 32])):
-            model = load_generator(name)
+            model = load_model(name)
             for n_iter in iters:
                 ref = reference_audio(model, z, gl_n_iter=n_iter).numpy()
                 floor = relative_rms(reference_audio(model, zp, gl_n_iter=n_iter).numpy(), ref)
-                py_ms = _median_time(lambda m=model, k=n_iter: reference_audio(m, z, gl_n_iter=k))
+                py_ms = time_calls(lambda m=model, k=n_iter: reference_audio(m, z, gl_n_iter=k), repeat=5,
+                                   warmup=1).median * 1000.0
                 for fmt in ("torchscript", "onnx"):
                     path = Path(tmp) / f"{name}-{n_iter}.{'onnx' if fmt == 'onnx' else 'pt'}"
                     export_model(model, path, fmt=fmt, gl_n_iter=n_iter)
@@ -81,7 +72,7 @@ def main() -> None:
                         run = lambda g=graph: g(z).numpy()  # noqa: E731
                     with torch.no_grad():
                         err = relative_rms(run(), ref)
-                        ms = _median_time(run)
+                        ms = time_calls(run, repeat=5, warmup=1).median * 1000.0
                     label = "-" if n_iter is None else str(n_iter)
                     print(f"{name:<17}{label:>8}{fmt:>13}{err:>11.2e}{floor:>11.2e}{ms:>9.0f}{py_ms:>11.0f}")
                 if n_iter == 32:

@@ -12,10 +12,8 @@ Measures, on real recordings bundled with audioflux (16 clips of 4 s at 16 kHz, 
 from __future__ import annotations
 
 import argparse
-import math
 import platform
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +22,7 @@ import torch
 import specrep
 from specrep import functional as Fn
 from specrep.metrics import spectral_convergence_db
+from specrep.timing import time_calls
 
 SR, SECONDS, N_CLIPS = 16000, 4.0, 16
 P = specrep.STFTParams(SR, 1024, 256)
@@ -41,15 +40,6 @@ def clips() -> torch.Tensor:
     return torch.stack(out)
 
 
-def timed(fn, repeat: int = 1):
-    best, result = math.inf, None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, result
-
-
 def sc(mag: torch.Tensor, waves: torch.Tensor) -> float:
     return spectral_convergence_db(mag, Fn.stft(waves, P).abs()).mean().item()
 
@@ -61,19 +51,24 @@ def bench_phase(waves: torch.Tensor, rows: list):
     length = waves.shape[-1]
     specrep.pghi(mag[:1], P)  # compile the numba kernel outside the timing
     for n_iter in (32, 100):
-        t_lib, lib = timed(lambda n=n_iter: np.stack([
+        timing = time_calls(lambda n=n_iter: np.stack([
             librosa.griffinlim(m, n_iter=n, hop_length=256, n_fft=1024, length=length, random_state=0)
             for m in mag.numpy()]))
+        t_lib, lib = timing.best, timing.result
         rows.append(("librosa.griffinlim (random init)", n_iter, sc(mag, torch.from_numpy(lib)), t_lib / len(waves)))
         gen = torch.Generator().manual_seed(0)
-        t_ours, ours = timed(lambda n=n_iter, g=gen: specrep.griffin_lim(mag, P, n_iter=n, init="random", length=length,
-                                                                         generator=g))
+        timing = time_calls(lambda n=n_iter, g=gen: specrep.griffin_lim(mag, P, n_iter=n, init="random",
+                                                                        length=length, generator=g))
+        t_ours, ours = timing.best, timing.result
         rows.append(("specrep FGLA (random init), batched", n_iter, sc(mag, ours), t_ours / len(waves)))
-        t_pg, pg = timed(lambda n=n_iter: specrep.griffin_lim(mag, P, n_iter=n, init="pghi", length=length))
+        timing = time_calls(lambda n=n_iter: specrep.griffin_lim(mag, P, n_iter=n, init="pghi", length=length))
+        t_pg, pg = timing.best, timing.result
         rows.append(("specrep PGHI + FGLA, batched", n_iter, sc(mag, pg), t_pg / len(waves)))
-    t_alone, alone = timed(lambda: Fn.istft(torch.polar(mag, specrep.pghi(mag, P)), P, length=length))
+    timing = time_calls(lambda: Fn.istft(torch.polar(mag, specrep.pghi(mag, P)), P, length=length))
+    t_alone, alone = timing.best, timing.result
     rows.append(("specrep PGHI alone (non-iterative)", 0, sc(mag, alone), t_alone / len(waves)))
-    t_few, few = timed(lambda: specrep.griffin_lim(mag, P, n_iter=8, init="pghi", length=length))
+    timing = time_calls(lambda: specrep.griffin_lim(mag, P, n_iter=8, init="pghi", length=length))
+    t_few, few = timing.best, timing.result
     rows.append(("specrep PGHI + FGLA, batched", 8, sc(mag, few), t_few / len(waves)))
 
 
@@ -81,7 +76,8 @@ def bench_mag_if(waves: torch.Tensor) -> dict:
     chain = specrep.chain("mag-if", sample_rate=SR, n_fft=1024, hop_length=256)
     length = waves.shape[-1]
     with torch.no_grad():
-        t, back = timed(lambda: chain.inverse(chain(waves), length=length), repeat=5)
+        timing = time_calls(lambda: chain.inverse(chain(waves), length=length), repeat=5)
+        t, back = timing.best, timing.result
     rel = ((back - waves).norm() / waves.norm()).item()
     return {"seconds_of_audio": waves.numel() / SR, "elapsed_s": t, "realtime_factor": waves.numel() / SR / t,
             "relative_rms_error": rel}
@@ -93,10 +89,12 @@ def bench_stft_vs_nnaudio(waves: torch.Tensor) -> dict:
     length = waves.shape[-1]
     win = Fn.window(P)
     with torch.no_grad():
-        t_torch, back = timed(lambda: Fn.istft(Fn.stft(waves, P, win), P, length=length, win=win), repeat=5)
+        timing = time_calls(lambda: Fn.istft(Fn.stft(waves, P, win), P, length=length, win=win), repeat=5)
+        t_torch, back = timing.best, timing.result
         nn_stft = NNSTFT(n_fft=1024, hop_length=256, window="hann", freq_scale="no", iSTFT=True,
                          output_format="Complex", verbose=False)
-        t_nn, nn_back = timed(lambda: nn_stft.inverse(nn_stft(waves), onesided=True, length=length), repeat=5)
+        timing = time_calls(lambda: nn_stft.inverse(nn_stft(waves), onesided=True, length=length), repeat=5)
+        t_nn, nn_back = timing.best, timing.result
     return {"torch_s": t_torch, "nnaudio_s": t_nn, "ratio": t_nn / t_torch,
             "torch_max_err": (back - waves).abs().max().item(), "nnaudio_max_err": (nn_back - waves).abs().max().item()}
 
@@ -108,7 +106,8 @@ def bench_mel_inverse(waves: torch.Tensor) -> list:
         for method in ("transpose", "pinv", "nnls"):
             mp = specrep.MelParams(P, n_mels=n_mels, power=2.0, inverse=method)
             block = specrep.MelScale(mp).double()
-            t, lin = timed(lambda b=block: b.inverse(b(mag.unsqueeze(-3))).squeeze(-3))
+            timing = time_calls(lambda b=block: b.inverse(b(mag.unsqueeze(-3))).squeeze(-3))
+            t, lin = timing.best, timing.result
             rows.append((n_mels, method, spectral_convergence_db(mag, lin).mean().item(), t / len(waves)))
     return rows
 

@@ -15,8 +15,8 @@ Run from the repository root::
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
-import time
 import urllib.request
 
 import numpy as np
@@ -24,7 +24,8 @@ import torch
 
 from gan_plugins.apps.studio import StudioServer
 from gan_plugins.apps.studio.state import ModelSession
-from gan_plugins.io.model import load_generator
+from gan_plugins.io.model import load_model
+from specrep.timing import time_calls
 
 
 def _post(url: str, body: dict) -> dict:
@@ -38,20 +39,9 @@ def _get(url: str) -> bytes:
         return resp.read()
 
 
-def _times(fn, n: int, warmup: int) -> np.ndarray:
-    for i in range(warmup):
-        fn(i)
-    out = []
-    for i in range(n):
-        start = time.perf_counter()
-        fn(warmup + i)
-        out.append(time.perf_counter() - start)
-    return np.asarray(out) * 1000.0
-
-
 def _bench_model(name: str, args: argparse.Namespace) -> None:
-    plugin, generator, cfg = load_generator(name)
-    session = ModelSession(name, plugin, generator, cfg, key=("bench",), history_size=1024)
+    model = load_model(name)
+    session = ModelSession(name, model, key=("bench",), history_size=1024)
     server = StudioServer([session], port=0).start()
     base = server.url.rstrip("/")
     try:
@@ -67,13 +57,13 @@ def _bench_model(name: str, args: argparse.Namespace) -> None:
             "GET /api/loop/<id>.wav": lambda i: _get(f"{base}/api/loop/{a}.wav"),
         }
         for label, fn in rows.items():
-            t = _times(fn, args.n, args.warmup)
+            calls = itertools.count()  # call i (warm-up calls first) gets i: a new seed, slider or t each time
+            t = time_calls(lambda f=fn, c=calls: f(next(c)), repeat=args.n, warmup=args.warmup).seconds * 1000.0
             print(f"{name:<18}{label:<30}{np.median(t):>10.1f}{np.percentile(t, 90):>9.1f}")
-        z = plugin.latent(1, cfg, generator=torch.Generator().manual_seed(1))
-        with torch.no_grad():
-            feats = generator(z)
-            gen = _times(lambda i: generator(z), args.n, args.warmup)
-            dec = _times(lambda i: plugin.render(feats, cfg), args.n, args.warmup)
+        z = model.latent(1, seed=1)
+        feats = model.generate(z)
+        gen = time_calls(lambda: model.generate(z), repeat=args.n, warmup=args.warmup).seconds * 1000.0
+        dec = time_calls(lambda: model.render(feats, rescale=True), repeat=args.n, warmup=args.warmup).seconds * 1000.0
         print(f"{name:<18}{'  of which generator':<30}{np.median(gen):>10.1f}{np.percentile(gen, 90):>9.1f}")
         print(f"{name:<18}{'  of which decoder (render)':<30}{np.median(dec):>10.1f}{np.percentile(dec, 90):>9.1f}")
     finally:

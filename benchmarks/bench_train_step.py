@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for k in args.every:
             cfg = resolve_config(plugin, loss="wgan-gp", data=args.data, overrides={**PRESET, "gp_every": k})
-            trainers[k] = Trainer(plugin, cfg, Path(tmp) / f"every-{k}", progress=False)
+            trainers[k] = Trainer(plugin, cfg, Path(tmp) / f"every-{k}", progress=False).setup()
             trainers[k].train_step()  # warm-up: first-call allocations
             times[k] = []
         for r in range(args.rounds):

@@ -20,15 +20,15 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
 import specrep
 from gan_plugins.apps.demo import gansynth_models
-from gan_plugins.io.model import load_generator
-from gan_plugins.latent.analysis import loop_descriptors, plot_walk
+from gan_plugins.io.model import Model, load_model
+from gan_plugins.latent.analysis import plot_walk
 from gan_plugins.latent.render import render_walk
 from gan_plugins.latent.smoothness import SMOOTH_KINDS, measure_smoothness, plot_smoothness, ratios, smoothness_table
 from gan_plugins.latent.walks import make_walk
+from gan_plugins.metrics.audio import loop_descriptors
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,10 +46,10 @@ def main(argv: list[str] | None = None) -> int:
     eps = (1 / 64, 1 / 16, 1 / 8, 1 / 4)
     results, walks, timings = {}, {}, {}
     for name in gansynth_models():
-        plugin, generator, cfg = load_generator(name)
+        model = load_model(name)
         start = time.perf_counter()
-        walk = make_walk("spline", int(cfg["z_dim"]), seed=args.seed)
-        render = render_walk(plugin, generator, cfg, walk, args.seconds, desc=name)
+        walk = make_walk("spline", model.z_dim, seed=args.seed)
+        render = render_walk(model, walk, args.seconds, desc=name)
         audio = specrep.io.save(folder / f"{name}-walk.ogg", render.wave, render.sample_rate)
         t = np.linspace(0.0, render.seconds, 20 * render.loops.shape[0] + 1)
         figure = plot_walk(render, folder / f"{name}-walk.png", dense_latents=walk(t).numpy(), dense_times=t,
@@ -65,8 +65,8 @@ def main(argv: list[str] | None = None) -> int:
                        "gain_step_db_max": float(np.abs(np.diff(20 * np.log10(render.gain))).max())
                        if len(render.gain) > 1 else 0.0,
                        "step": walk.speed * render.loop_seconds / 60.0, "speed": walk.speed}
-        walks[name].update(_peak_rescaling(plugin, generator, cfg, args.seed))
-        results[name] = measure_smoothness(plugin, generator, cfg, kinds=SMOOTH_KINDS, eps=eps, n_paths=args.n_paths,
+        walks[name].update(_peak_rescaling(model, args.seed))
+        results[name] = measure_smoothness(model, kinds=SMOOTH_KINDS, eps=eps, n_paths=args.n_paths,
                                            steps=args.steps, n_ref=args.n_ref, seed=args.seed)
         timings[name] = time.perf_counter() - start
         print(f"{name}: {timings[name]:.0f} s", file=sys.stderr)
@@ -77,17 +77,16 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _peak_rescaling(plugin, generator, cfg, seed: int, *, pairs: int = 12, eps: float = 1 / 256) -> dict:
+def _peak_rescaling(model: Model, seed: int, *, pairs: int = 12, eps: float = 1 / 256) -> dict:
     """Loudness change between latents ``eps`` anchor apart, decoded with and without the per-loop peak rescaling
     of ``AudioFeatures.decode`` (dB, mean over ``pairs`` pairs along a spline)."""
-    walk = make_walk("spline", int(cfg["z_dim"]), speed=60.0, seed=seed + 100)
+    walk = make_walk("spline", model.z_dim, speed=60.0, seed=seed + 100)
     s = np.concatenate([[x, x + eps] for x in np.linspace(0.3, 6.0, pairs)])
-    with torch.no_grad():
-        feats = generator(walk(s))
-        raw = plugin.render(feats, cfg, rescale=False).numpy()
-        rendered = plugin.render(feats, cfg).numpy()
+    feats = model.generate(walk(s))
+    raw = model.render(feats, rescale=False).numpy()
+    rendered = model.render(feats, rescale=True).numpy()
     assert np.allclose(rendered, raw / np.maximum(np.abs(raw).max(-1, keepdims=True), 1.0), atol=1e-4)
-    loud = {k: loop_descriptors(v, int(cfg["sample_rate"]))["loudness"] for k, v in (("raw", raw), ("out", rendered))}
+    loud = {k: loop_descriptors(v, model.sample_rate)["loudness"] for k, v in (("raw", raw), ("out", rendered))}
     return {f"loudness_step_{k}_db": float(np.abs(v[0::2] - v[1::2]).mean()) for k, v in loud.items()}
 
 

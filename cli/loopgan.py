@@ -49,7 +49,8 @@ def cmd_plugins(args: argparse.Namespace) -> None:
 
 def cmd_train(args: argparse.Namespace) -> None:
     from gan_plugins.config import parse_overrides
-    from gan_plugins.training.trainer import leave_process_group, train
+    from gan_plugins.training.distributed import leave_process_group
+    from gan_plugins.training.trainer import train
 
     result = train(args.plugin, data=args.data, loss=args.loss, out=args.out, steps=args.steps,
                    config_file=args.config, overrides=parse_overrides(args.set), resume=args.resume,
@@ -63,21 +64,12 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 
 def cmd_sample(args: argparse.Namespace) -> None:
-    import torch
+    from gan_plugins.config import parse_overrides
+    from gan_plugins.io.model import load_model
 
-    from gan_plugins.config import parse_overrides, upgrade_config
-    from gan_plugins.io.model import load_generator
-
-    plugin, generator, cfg = load_generator(args.model)
-    settable = tuple(getattr(plugin, "render_settings", ()))
-    for key, value in upgrade_config(parse_overrides(args.set), source="--set").items():
-        if key not in settable:
-            raise ParameterError(f"--set {key}: only rendering settings can change on a trained {plugin.name} "
-                                 f"model ({', '.join(settable) or 'none'})")
-        cfg[key] = value
-    z = plugin.latent(args.n, cfg, generator=torch.Generator().manual_seed(args.seed))
-    with torch.no_grad():
-        samples = torch.cat([generator(z[i: i + 256]) for i in range(0, args.n, 256)])
+    model = load_model(args.model).with_settings(parse_overrides(args.set))
+    samples = model.generate(model.latent(args.n, seed=args.seed), batch=256)
+    plugin, cfg = model.plugin, model.config
     fmt = args.format or plugin.formats[0]  # each plugin's natural output: png for images, wav for audio
     paths = plugin.save_samples(samples, Path(args.out), fmt=fmt, config=cfg)
     grid = plugin.save_grid(samples[:64], Path(args.out) / "grid.png", cfg) if fmt == "png" else None
@@ -89,15 +81,14 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         return cmd_evaluate_audio(args)
     if args.model is None:
         raise ParameterError("give a model (RUN_OR_NAME) for MNIST, or --real and --fake for audio")
-    from gan_plugins.io.model import load_generator
+    from gan_plugins.io.model import load_model
     from gan_plugins.metrics.mnist import MnistEvaluator
 
-    plugin, generator, cfg = load_generator(args.model)
-    ev = MnistEvaluator(lambda n, g: plugin.latent(n, cfg, generator=g), n_samples=args.n, seed=args.seed,
-                        data=args.data)
+    model = load_model(args.model)
+    ev = MnistEvaluator(lambda n, g: model.latent(n, generator=g), n_samples=args.n, seed=args.seed, data=args.data)
     from gan_plugins.metrics.class_grid import class_shares, save_class_grid
 
-    images = ev.generate(generator)
+    images = ev.generate(model.generator)
     scores = ev.score_images(images)
     probs = ev.classify(images)
     shares = [round(float(v), 4) for v in class_shares(probs)]

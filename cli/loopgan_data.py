@@ -115,8 +115,7 @@ def cmd_wav(args: argparse.Namespace) -> None:
 
 
 def cmd_describe(args: argparse.Namespace) -> None:
-    from gan_plugins.data.loops.source import write_descriptor
-    from gan_plugins.data.loops.storage import open_loops
+    from gan_plugins.data.loops.storage import open_loops, write_descriptor
 
     out = write_descriptor(args.out, args.data, shape=args.shape, dtype=args.dtype, offset=args.offset,
                            sample_rate=args.sample_rate)

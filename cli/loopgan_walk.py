@@ -35,7 +35,7 @@ def cmd_walk(args: argparse.Namespace) -> None:
     import numpy as np
 
     import specrep
-    from gan_plugins.io.model import load_generator
+    from gan_plugins.io.model import load_model
     from gan_plugins.latent.analysis import plot_walk
     from gan_plugins.latent.render import render_walk
     from gan_plugins.latent.walks import make_walk
@@ -48,16 +48,13 @@ def cmd_walk(args: argparse.Namespace) -> None:
     _check_writable(out, "output")
     if args.plot:
         _check_writable(Path(args.plot), "plot")
-    plugin, generator, cfg = load_generator(args.model)
-    if getattr(plugin, "output_kind", "") != "audio" or not hasattr(plugin, "render"):
-        raise ParameterError(f"{args.model} is a {plugin.name} model; a walk needs an audio model with render")
+    model = load_model(args.model).require_audio("a walk")
     options = {"speed": args.speed, "seed": args.seed}
     if args.smoothness is not None:
         options["smoothness"] = args.smoothness
-    walk = make_walk(args.trajectory, int(cfg["z_dim"]), **options)
+    walk = make_walk(args.trajectory, model.z_dim, **options)
     start = time.perf_counter()
-    render = render_walk(plugin, generator, cfg, walk, args.seconds, crossfade=args.crossfade,
-                         progress=not args.no_progress)
+    render = render_walk(model, walk, args.seconds, crossfade=args.crossfade, progress=not args.no_progress)
     specrep.io.save(out, render.wave, render.sample_rate)
     joins = render.join_report()
     levels = render.join_levels_db()

@@ -32,7 +32,7 @@ def bank(folder: Path) -> list[Path]:
     done = _done(folder)
     files = [p for p in (folder / "plan.json", folder / "runs.jsonl") if p.exists()]
     files += sorted(folder.glob("*.log")) + sorted(folder.glob("summary.*")) + sorted(folder.glob("*.png"))
-    for state in sorted(folder.glob("runs/*/*/seed*/bench_state.json")):
+    for state in sorted(folder.glob("runs/*/*/seed*/config.json")):  # every run folder (bench_state.json: older runs)
         run = state.parent
         names = ("config.json", "bench_state.json", "evals.csv", "log.csv")
         files += [run / n for n in names if (run / n).exists()]

@@ -30,6 +30,8 @@ from pathlib import Path
 
 import soundfile as sf
 
+from specrep.io import atomic_path, atomic_write
+
 DEFAULT_PROJECTS = Path("/usr/share/lmms/projects")
 
 
@@ -72,14 +74,11 @@ def safe_name(project: Path, root: Path) -> str:
 
 
 def render(project: Path, wav: Path, sample_rate: int, timeout: float) -> None:
-    wav.parent.mkdir(parents=True, exist_ok=True)
-    tmp = wav.with_name(wav.stem + ".part.wav")
-    tmp.unlink(missing_ok=True)
-    subprocess.run(lmms_command("render", str(project), "-f", "wav", "-s", str(sample_rate), "-o", str(tmp)),
-                   capture_output=True, env=_env(), timeout=timeout, check=True)
-    if not tmp.is_file() or tmp.stat().st_size == 0:
-        raise RuntimeError("lmms wrote no audio")
-    os.replace(tmp, wav)
+    with atomic_path(wav) as tmp:  # a temporary name ending in .wav: lmms goes by the suffix
+        subprocess.run(lmms_command("render", str(project), "-f", "wav", "-s", str(sample_rate), "-o", str(tmp)),
+                       capture_output=True, env=_env(), timeout=timeout, check=True)
+        if not tmp.is_file() or tmp.stat().st_size == 0:
+            raise RuntimeError("lmms wrote no audio")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -121,14 +120,13 @@ def main(argv: list[str] | None = None) -> int:
         entries.append(entry)
         print(f"[{i + 1}/{len(projects)}] {name}: bpm {entry['bpm']}, {entry['seconds']} s, "
               f"{entry['render_s']} s wall" + (f", ERROR {entry['error']}" if entry["error"] else ""), flush=True)
-        args.out.mkdir(parents=True, exist_ok=True)
-        tmp = manifest_path.with_suffix(".json.part")
-        tmp.write_text(json.dumps({"sample_rate": args.sample_rate, "projects_root": str(args.projects),
-                                   "projects": entries + [old[str(p)] for p in projects[i + 1:]
-                                                          if str(p) in old]}, indent=1))
-        os.replace(tmp, manifest_path)
-    manifest_path.write_text(json.dumps({"sample_rate": args.sample_rate, "projects_root": str(args.projects),
-                                         "projects": entries}, indent=1))
+        with atomic_write(manifest_path, "w") as fh:
+            fh.write(json.dumps({"sample_rate": args.sample_rate, "projects_root": str(args.projects),
+                                 "projects": entries + [old[str(p)] for p in projects[i + 1:] if str(p) in old]},
+                                indent=1))
+    with atomic_write(manifest_path, "w") as fh:
+        fh.write(json.dumps({"sample_rate": args.sample_rate, "projects_root": str(args.projects),
+                             "projects": entries}, indent=1))
     ok = [e for e in entries if not e["error"]]
     minutes = sum(e["seconds"] for e in ok) / 60
     print(f"rendered {len(ok)}/{len(entries)} projects, {minutes:.1f} min of audio -> {args.out}")

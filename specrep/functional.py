@@ -16,9 +16,9 @@ from .errors import ParameterError
 from .params import MelParams, STFTParams
 
 __all__ = [
-    "window", "stft", "istft", "wrap", "unwrap", "phase_to_if", "if_to_phase", "log_magnitude",
-    "inv_log_magnitude", "hz_to_mel", "mel_to_hz", "mel_filterbank", "mel_inverse_matrix", "mel_project",
-    "mel_unproject",
+    "window", "stft", "istft", "overlap_add", "window_envelope", "dft_bases", "stft_dft", "istft_dft", "wrap",
+    "unwrap", "phase_to_if", "if_to_phase", "log_magnitude", "inv_log_magnitude", "hz_to_mel", "mel_to_hz",
+    "mel_filterbank", "mel_inverse_matrix", "mel_project", "mel_unproject",
 ]
 
 TWO_PI = 2.0 * math.pi
@@ -133,12 +133,172 @@ def _overlap_add(spec: torch.Tensor, params: STFTParams, win: torch.Tensor, pad:
     n_frames = spec.shape[-1]
     frames = torch.fft.irfft(spec, n=params.n_fft, dim=-2) * win[:, None]  # (B, n_fft, frames)
     total = params.hop_length * (n_frames - 1) + params.n_fft
-    fold = dict(output_size=(1, total), kernel_size=(1, params.n_fft), stride=(1, params.hop_length))
-    y = F.fold(frames, **fold).reshape(frames.shape[0], total)
-    env = F.fold((win**2)[None, :, None].expand(1, -1, n_frames), **fold).reshape(total)
+    return _normalise_ola(overlap_add(frames.transpose(1, 2), params.hop_length, total),
+                          window_envelope(win, params.hop_length, n_frames))
+
+
+def _normalise_ola(signal: torch.Tensor, env: torch.Tensor) -> torch.Tensor:
+    """Overlap-added ``signal (B, total)`` divided by the squared-window envelope ``(total,)``, left as is where
+    the envelope is below ``eps * max`` (the least-squares inverse)."""
     tiny = torch.finfo(env.dtype).eps * env.max()
-    env = torch.where(env > tiny, env, torch.ones_like(env))
-    return y / env
+    return signal / torch.where(env > tiny, env, torch.ones_like(env))
+
+
+def overlap_add(frames: torch.Tensor, hop_length: int, total: int) -> torch.Tensor:
+    """Overlap-add: frame ``m`` added into the output at sample ``m * hop_length``.
+
+    When ``hop_length`` divides the frame length this is ``n_fft / hop_length`` padded slice additions, out of
+    place and in frame order (what ONNX exporters can trace); otherwise ``F.fold``.
+
+    Parameters
+    ----------
+    frames : torch.Tensor, real, shape (B, n_frames, n_fft)
+    hop_length : int
+    total : int
+        Output samples: ``hop_length * (n_frames - 1) + n_fft``.
+
+    Returns
+    -------
+    torch.Tensor, shape (B, total)
+    """
+    b, n_frames, n_fft = frames.shape
+    if total != hop_length * (n_frames - 1) + n_fft:
+        raise ParameterError(f"total={total} != hop_length * (n_frames - 1) + n_fft = "
+                             f"{hop_length * (n_frames - 1) + n_fft}")
+    if n_fft % hop_length:
+        fold = dict(output_size=(1, total), kernel_size=(1, n_fft), stride=(1, hop_length))
+        return F.fold(frames.transpose(1, 2), **fold).reshape(b, total)
+    r = n_fft // hop_length
+    chunks = frames.reshape(b, n_frames, r, hop_length)
+    out = F.pad(chunks[:, :, 0], (0, 0, 0, r - 1))
+    for i in range(1, r):
+        out = out + F.pad(chunks[:, :, i], (0, 0, i, r - 1 - i))
+    return out.reshape(b, total)
+
+
+def window_envelope(win: torch.Tensor, hop_length: int, n_frames: int) -> torch.Tensor:
+    """Sum of the squared windows of ``n_frames`` frames placed every ``hop_length`` samples: the normalisation
+    of least-squares overlap-add (what :func:`istft` divides by).
+
+    Parameters
+    ----------
+    win : torch.Tensor, shape (n_fft,)
+
+    Returns
+    -------
+    torch.Tensor, shape (hop_length * (n_frames - 1) + n_fft,)
+    """
+    n_fft = win.shape[-1]
+    return overlap_add((win**2).expand(1, n_frames, n_fft), hop_length, hop_length * (n_frames - 1) + n_fft)[0]
+
+
+def dft_bases(params: STFTParams, *, dtype=torch.float32, device=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Real DFT matrices with the analysis window folded in: the STFT as matrix products, without complex
+    tensors or ``torch.fft`` (what ONNX can express), for :func:`stft_dft`, :func:`istft_dft` and
+    :func:`specrep.phase.fgla`.
+
+    Built in float64, then cast to ``dtype``. Rows of ``synth`` and columns of ``analysis`` are interleaved per
+    bin, for all ``K = n_fft // 2 + 1`` bins: entry ``2k`` is the real part of bin ``k``, ``2k + 1`` its
+    imaginary part (the layout of ``torch.view_as_real``, flattened).
+
+    Returns
+    -------
+    synth : torch.Tensor, shape (2K, n_fft)
+        ``pairs.flatten(-2) @ synth`` = ``irfft(spectrum, n=n_fft) * window``: windowed synthesis frames.
+    analysis : torch.Tensor, shape (n_fft, 2K)
+        ``(frames @ analysis).unflatten(-1, (K, 2))`` = ``view_as_real(rfft(frames * window))``.
+    """
+    n_fft = params.n_fft
+    k = torch.arange(n_fft // 2 + 1, dtype=torch.float64)[:, None, None]
+    n = torch.arange(n_fft, dtype=torch.float64)[None, None, :]
+    angle = 2.0 * math.pi * k * n / n_fft
+    # irfft counts every bin twice (itself and its mirror) except DC and, n_fft being even, Nyquist; it ignores
+    # their imaginary parts, as the sine rows (zero at DC and Nyquist) do
+    weight = torch.full((k.shape[0], 1, 1), 2.0, dtype=torch.float64)
+    weight[0] = weight[-1] = 1.0
+    w = window(params, dtype=torch.float64)
+    synth = torch.cat([weight * torch.cos(angle), -weight * torch.sin(angle)], dim=1) / n_fft * w  # (K, 2, n_fft)
+    analysis = torch.cat([torch.cos(angle), -torch.sin(angle)], dim=1) * w
+    return (synth.reshape(-1, n_fft).to(dtype=dtype, device=device),
+            analysis.reshape(-1, n_fft).T.contiguous().to(dtype=dtype, device=device))
+
+
+def stft_dft(wave: torch.Tensor, params: STFTParams, analysis: torch.Tensor) -> torch.Tensor:
+    """:func:`stft` in real arithmetic: ``torch.view_as_real(stft(wave, params))`` up to float rounding.
+
+    Parameters
+    ----------
+    wave : torch.Tensor, shape (..., time), real
+    params : STFTParams
+    analysis : torch.Tensor, shape (n_fft, 2K)
+        From :func:`dft_bases`; its dtype is the computation's.
+
+    Returns
+    -------
+    torch.Tensor, real, shape (..., n_freqs, n_frames, 2): (real, imaginary) parts
+    """
+    _check_wave(wave)
+    lead, length = wave.shape[:-1], wave.shape[-1]
+    x = wave.reshape(-1, length).to(analysis.dtype)
+    n_frames = params.frames_for(length)
+    if params.padding == "center":
+        half = params.n_fft // 2
+        if params.pad_mode == "reflect" and length <= half:
+            raise ParameterError(f"signal of {length} samples is too short for reflect padding with "
+                                 f"n_fft={params.n_fft}; use pad_mode='constant' or a longer signal")
+        x = F.pad(x[:, None], (half, half), mode=params.pad_mode)[:, 0]
+    else:
+        x = F.pad(x, (params.front_pad(length, n_frames), 0))
+    frames = x.unfold(-1, params.n_fft, params.hop_length)[:, :n_frames]  # (B, frames, n_fft)
+    pairs = (frames @ analysis).unflatten(-1, (-1, 2)).transpose(1, 2)  # (B, K, frames, 2)
+    if params.drop_dc:
+        pairs = pairs[:, 1:]
+    elif params.drop_nyquist:
+        pairs = pairs[:, :-1]
+    return pairs.reshape(*lead, *pairs.shape[-3:])
+
+
+def istft_dft(pairs: torch.Tensor, params: STFTParams, synth: torch.Tensor, *, length: int | None = None,
+              win: torch.Tensor | None = None) -> torch.Tensor:
+    """:func:`istft` in real arithmetic (DFT as a matrix product, overlap-add as padded slice sums): what an ONNX
+    graph can hold. Equal to ``istft(torch.view_as_complex(pairs), params, length=length)`` up to float rounding.
+
+    Parameters
+    ----------
+    pairs : torch.Tensor, real, shape (..., n_freqs, n_frames, 2)
+        (real, imaginary) parts, the layout of ``torch.view_as_real``.
+    params : STFTParams
+    synth : torch.Tensor, shape (2K, n_fft)
+        From :func:`dft_bases`.
+    length : int, optional
+        Samples to return; default :meth:`STFTParams.default_length`.
+    win : torch.Tensor, shape (n_fft,), optional
+        The analysis :func:`window` (for the overlap-add normalisation), in the dtype of ``pairs``.
+
+    Returns
+    -------
+    torch.Tensor, shape (..., length)
+    """
+    if pairs.ndim < 3 or pairs.shape[-1] != 2 or pairs.shape[-3] != params.n_freqs:
+        raise ParameterError(f"pairs of shape {tuple(pairs.shape)}; expected (..., {params.n_freqs}, frames, 2)")
+    lead, n_frames = pairs.shape[:-3], pairs.shape[-2]
+    if length is None:
+        length = params.default_length(n_frames)
+    if win is None:
+        win = window(params, dtype=pairs.dtype, device=pairs.device)
+    s = pairs.reshape(-1, *pairs.shape[-3:])
+    if params.drop_dc:
+        s = F.pad(s, (0, 0, 0, 0, 1, 0))
+    elif params.drop_nyquist:
+        s = F.pad(s, (0, 0, 0, 0, 0, 1))
+    frames = s.transpose(1, 2).flatten(-2) @ synth  # (B, frames, n_fft)
+    total = params.hop_length * (n_frames - 1) + params.n_fft
+    y = _normalise_ola(overlap_add(frames, params.hop_length, total),
+                       window_envelope(win, params.hop_length, n_frames))
+    start = params.n_fft // 2 if params.padding == "center" else params.front_pad(length, n_frames)
+    if start + length > total:  # as torch.istft: zeros after the last frame
+        y = F.pad(y, (0, start + length - total))
+    return y[:, start: start + length].reshape(*lead, length)
 
 
 def wrap(phase: torch.Tensor) -> torch.Tensor:

@@ -1,4 +1,6 @@
-"""Audio file input/output: any format libsndfile reads, resampling with scipy, named bundled examples.
+"""Audio file input/output: any format libsndfile reads, resampling with scipy, named bundled examples, and
+atomic file writes (:func:`atomic_write`, :func:`atomic_path`, :class:`AtomicFile`) that every writer of the
+project goes through.
 
 Every failure a user can cause (missing, empty, corrupt or non-audio file, non-finite samples) raises
 :class:`specrep.errors.AudioFileError` with a one-line message naming the file.
@@ -8,8 +10,11 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from fractions import Fraction
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 import soundfile as sf
@@ -168,10 +173,197 @@ def save(path: str | os.PathLike, wave, sample_rate: int, *, subtype: str | None
     fmt = _FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise ParameterError(f"{path}: unknown audio extension {path.suffix!r}; use one of {', '.join(_FORMATS)}")
-    tmp = path.with_name(path.name + ".part")  # never leave a half-written file under the real name
-    sf.write(tmp, data, sample_rate, subtype=subtype, format=fmt)
-    os.replace(tmp, path)
+    with atomic_write(path, "w+b") as fh:  # never a half-written file under the real name; libsndfile seeks back
+        sf.write(fh, data, sample_rate, subtype=subtype, format=fmt)
     return path
+
+
+class AtomicFile:
+    """A file that appears under its name complete or not at all: written as a temporary file in the same folder,
+    then flushed, fsync'd and renamed onto the target by :meth:`commit` (``os.replace``, atomic on POSIX and
+    Windows), the folder fsync'd too where the system allows it. :meth:`abort` deletes the temporary file and
+    leaves the target untouched. For writers that keep a file open across calls; a block of code uses
+    :func:`atomic_write`.
+
+    The temporary file is ``.<name>.tmp<pid>`` beside the target: hidden, one per writing process (two processes
+    writing one target do not share it; two threads of one process must not write one target at once). A writer
+    killed mid-write leaves it behind; :func:`remove_stale_temps` deletes those of dead processes.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        Destination; its folder is created.
+    mode : str
+        A writing mode of :func:`open` (``"wb"``, ``"w"``, ``"w+b"``, ...; not appending or reading alone).
+    encoding : str, optional
+        Text modes only (default UTF-8).
+
+    Attributes
+    ----------
+    path : Path
+        The target.
+    tmp : Path
+        The temporary file being written.
+    file : file object
+        Open on :attr:`tmp` until :meth:`commit` or :meth:`abort`.
+    """
+
+    def __init__(self, path: str | os.PathLike, mode: str = "wb", *, encoding: str | None = None):
+        if "w" not in mode or "a" in mode or "x" in mode:
+            raise ParameterError(f"mode={mode!r} must be a writing mode such as 'wb' or 'w'")
+        if "b" in mode and encoding is not None:
+            raise ParameterError(f"encoding={encoding!r} is for text modes, not {mode!r}")
+        self.path = Path(path)
+        if self.path.is_dir():
+            raise ParameterError(f"{self.path}: is a directory")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = temp_path(self.path)
+        self.file: IO | None = open(self.tmp, mode, encoding=encoding if "b" in mode else encoding or "utf-8")
+
+    def commit(self) -> Path:
+        """Flush and fsync the temporary file, close it and rename it onto :attr:`path`; returns :attr:`path`."""
+        if self.file is None:
+            raise ParameterError(f"{self.path}: atomic write already committed or aborted")
+        try:
+            self.file.flush()
+            os.fsync(self.file.fileno())
+            self.file.close()
+            self.file = None
+            os.replace(self.tmp, self.path)
+        except BaseException:
+            self.abort()
+            raise
+        _fsync_folder(self.path.parent)
+        return self.path
+
+    def abort(self) -> None:
+        """Close and delete the temporary file; the target keeps what it had (or stays absent)."""
+        if self.file is not None:
+            self.file.close()
+            self.file = None
+        self.tmp.unlink(missing_ok=True)
+
+
+@contextmanager
+def atomic_write(path: str | os.PathLike, mode: str = "wb", *, encoding: str | None = None) -> Iterator[IO]:
+    """``with atomic_write(path) as fh:`` — write ``fh``; on leaving the block the file replaces ``path`` whole.
+
+    The block writes an :class:`AtomicFile`: if it raises, the temporary file is deleted and ``path`` keeps
+    what it had (a reader never sees a half-written file, a crash never truncates the previous version).
+
+    Parameters
+    ----------
+    path : str or PathLike
+        Destination; its folder is created.
+    mode, encoding
+        As :class:`AtomicFile` (``"wb"`` binary, ``"w"`` UTF-8 text).
+
+    Yields
+    ------
+    file object
+        Open on the temporary file; do not close it.
+    """
+    target = AtomicFile(path, mode, encoding=encoding)
+    try:
+        yield target.file
+    except BaseException:
+        target.abort()
+        raise
+    target.commit()
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """``with atomic_path(path) as tmp:`` — for writers that take a file name, not a file object (an external
+    program, ``savefig`` choosing the format by suffix): write ``tmp``; on leaving the block it is fsync'd and
+    renamed onto ``path``.
+
+    ``tmp`` is ``.<name>.tmp<pid><suffix>`` beside ``path``, so it keeps the suffix a writer may go by. If the
+    block raises, or leaves no file at ``tmp``, ``tmp`` is deleted and ``path`` keeps what it had.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        Destination; its folder is created.
+
+    Yields
+    ------
+    Path
+        The temporary file to write (absent at first).
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise ParameterError(f"{path}: is a directory")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_path(path)
+    tmp = tmp.with_name(tmp.name + path.suffix)
+    tmp.unlink(missing_ok=True)  # a leftover of a killed writer whose pid this process now has
+    try:
+        yield tmp
+        fd = os.open(tmp, os.O_RDONLY)  # FileNotFoundError when the writer wrote nothing
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    _fsync_folder(path.parent)
+
+
+def temp_path(path: str | os.PathLike) -> Path:
+    """The temporary file :class:`AtomicFile` writes for ``path`` in this process: ``.<name>.tmp<pid>`` beside it
+    (:func:`atomic_path` appends the suffix of ``path``)."""
+    path = Path(path)
+    return path.with_name(f".{path.name}.tmp{os.getpid()}")
+
+
+def remove_stale_temps(path: str | os.PathLike) -> list[Path]:
+    """Delete the temporary files of writers of ``path`` that were killed mid-write (their pid names no live
+    process on this host); live or unknown pids, and this process's own, are kept. POSIX only (elsewhere nothing
+    is removed): one scan of the folder, so call it after writes of large files, not of every small one.
+
+    Returns
+    -------
+    list of Path
+        The files deleted.
+    """
+    path = Path(path)
+    if os.name != "posix" or not path.parent.is_dir():  # os.kill(pid, 0) probes a pid on POSIX only
+        return []
+    prefix, removed = f".{path.name}.tmp", []
+    for tmp in path.parent.iterdir():
+        if not tmp.name.startswith(prefix):
+            continue
+        pid = tmp.name[len(prefix):]
+        if path.suffix and pid.endswith(path.suffix):  # atomic_path's name keeps the suffix
+            pid = pid[: -len(path.suffix)]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            tmp.unlink(missing_ok=True)
+            removed.append(tmp)
+        except OSError:  # e.g. PermissionError: alive, owned by someone else
+            pass
+    return removed
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (POSIX; Windows cannot open a folder for fsync)."""
+    if os.name != "posix":
+        return
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # some file systems refuse fsync on a folder
+        pass
+    finally:
+        os.close(fd)
 
 
 _FORMATS = {".wav": "WAV", ".flac": "FLAC", ".ogg": "OGG", ".aiff": "AIFF", ".aif": "AIFF"}

@@ -20,6 +20,7 @@ import soundfile as sf
 import torch
 
 import specrep
+from gan_plugins.representation import Representation
 
 __all__ = ["gansynth_models", "run_demo"]
 
@@ -61,32 +62,13 @@ def _img(path: Path, alt: str) -> str:
 
 
 def _loops_sheet(loops: np.ndarray, sample_rate: int, path: Path, title: str) -> Path:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    from specrep.plotting import SpectrogramPanel, plot_spectrogram_sheet, spectrogram_db
 
-    params = specrep.STFTParams(sample_rate=sample_rate, n_fft=1024, hop_length=256)
-    with torch.no_grad():
-        db = (20 * torch.log10(specrep.functional.stft(torch.from_numpy(loops), params).abs() + 1e-6)).numpy()
-    cols = min(4, len(loops))
-    rows = -(-len(loops) // cols)
-    fig = Figure(figsize=(3.2 * cols, 2.1 * rows), layout="constrained")
-    FigureCanvasAgg(fig)
-    axes = fig.subplots(rows, cols, squeeze=False)
+    db = spectrogram_db(loops, specrep.STFTParams(sample_rate=sample_rate, n_fft=1024, hop_length=256))
     top = float(db.max())
-    seconds = loops.shape[-1] / sample_rate
-    for i, ax in enumerate(axes.flat):
-        if i >= len(loops):
-            ax.axis("off")
-            continue
-        ax.imshow(db[i], origin="lower", aspect="auto", cmap="magma", vmin=top - 80, vmax=top,
-                  extent=(0, seconds, 0, sample_rate / 2000))
-        ax.set_title(f"loop {i}", fontsize=8)
-        ax.tick_params(labelsize=6)
-        if i % cols == 0:
-            ax.set_ylabel("kHz", fontsize=7)
-    fig.suptitle(title, fontsize=9)
-    fig.savefig(path, dpi=80)
-    return path
+    panels = [SpectrogramPanel(d, f"loop {i}", seconds=loops.shape[-1] / sample_rate, max_khz=sample_rate / 2000,
+                               vmin=top - 80, vmax=top) for i, d in enumerate(db)]
+    return plot_spectrogram_sheet(panels, path, columns=4, title=title, dpi=80)
 
 
 class _Stages:
@@ -112,21 +94,20 @@ class _Stages:
 
 def _model_section(name: str, seconds: float, n_loops: int, tmp: Path, out: Path, stages: _Stages,
                    quick: bool) -> tuple[str, dict]:
-    from gan_plugins.io.model import load_generator
+    from gan_plugins.io.model import load_model
     from gan_plugins.latent.analysis import plot_walk
     from gan_plugins.latent.render import render_latents, render_walk
     from gan_plugins.latent.smoothness import measure_smoothness
     from gan_plugins.latent.walks import make_walk
     from gan_plugins.pretrained import pretrained_info
 
-    plugin, generator, cfg = load_generator(name)
-    sr = int(cfg["sample_rate"])
-    z = plugin.latent(n_loops, cfg, generator=torch.Generator().manual_seed(0))
-    loops = stages.run(f"{name}: {n_loops} loops", render_latents, plugin, generator, cfg, z)
+    model = load_model(name).require_audio("the demo")
+    sr = model.sample_rate
+    z = model.latent(n_loops, seed=0)
+    loops = stages.run(f"{name}: {n_loops} loops", render_latents, model, z)
     sheet = _loops_sheet(loops, sr, tmp / f"{name}-loops.png", f"{name}: {n_loops} random loops (dB)")
-    walk = make_walk("spline", int(cfg["z_dim"]), seed=0)
-    render = stages.run(f"{name}: {seconds:g} s walk", render_walk, plugin, generator, cfg, walk, seconds,
-                        progress=False)
+    walk = make_walk("spline", model.z_dim, seed=0)
+    render = stages.run(f"{name}: {seconds:g} s walk", render_walk, model, walk, seconds, progress=False)
     specrep.io.save(out / f"walk-{name}.ogg", render.wave, sr)
     t = np.linspace(0.0, render.seconds, 20 * render.loops.shape[0] + 1)
     figure = stages.run(f"{name}: walk figure", plot_walk, render, tmp / f"{name}-walk.png",
@@ -134,8 +115,7 @@ def _model_section(name: str, seconds: float, n_loops: int, tmp: Path, out: Path
                         title=f"{name}: spline walk, {walk.speed:g} anchors per minute, seed 0")
     options = dict(kinds=("spline",), eps=(0.125,), n_paths=1, steps=2, n_ref=6) if quick else \
         dict(kinds=("spline", "ou", "lerp"), eps=(0.03125, 0.125), n_paths=2, steps=4, n_ref=32)
-    smooth = stages.run(f"{name}: smoothness", measure_smoothness, plugin, generator, cfg, progress=False,
-                        **options)
+    smooth = stages.run(f"{name}: smoothness", measure_smoothness, model, progress=False, **options)
     joins = render.join_report()
     levels = render.join_levels_db()
     facts = {"joins": len(joins), "max_join_ratio": max((j["join"] / j["inside"] for j in joins), default=0.0),
@@ -178,7 +158,8 @@ def _roundtrip_section(tmp: Path, stages: _Stages) -> str:
         sc = specrep.metrics.spectral_convergence_db(wave, rebuilt, params).item()
         fig = specrep.plotting.plot_roundtrip(wave, rebuilt, sr, tmp / f"roundtrip-{name}.png",
                                               title=f"{name}: SNR {snr:.1f} dB, spectral convergence {sc:.1f} dB")
-        how = ("STFT -> log-magnitude + instantaneous frequency and back: an exact inverse" if name == "mag-if" else
+        how = ("STFT -> log-magnitude + instantaneous frequency and back: an exact inverse"
+               if Representation.parse(name).is_if else
                "log-magnitude only; phase rebuilt by PGHI + fast Griffin-Lim")
         rows.append(f"<h3>{name}</h3><p>{how}. SNR {snr:.1f} dB, spectral convergence {sc:.1f} dB.</p>"
                     f"{_audio(rebuilt.numpy(), sr)}{_img(fig, f'round trip {name}')}")
@@ -276,7 +257,6 @@ each walk show that drift; the smoothness section measures it against linear int
 </body></html>
 """
     path = out / "report.html"
-    tmp_path = path.with_name(path.name + ".part")
-    tmp_path.write_text(page, encoding="utf-8")
-    tmp_path.replace(path)
+    with specrep.io.atomic_write(path, "w") as fh:
+        fh.write(page)
     return path

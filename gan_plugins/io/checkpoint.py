@@ -7,7 +7,6 @@ to tensors and back by :func:`capture_rng` / :func:`restore_rng`.
 
 from __future__ import annotations
 
-import os
 import random
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ import numpy as np
 import torch
 
 from gan_plugins.errors import GanError
+from specrep.io import atomic_write, remove_stale_temps
 
 __all__ = ["CheckpointError", "capture_rng", "load_checkpoint", "restore_rng", "save_checkpoint", "LAST"]
 
@@ -27,7 +27,8 @@ class CheckpointError(GanError, OSError):
 
 
 def save_checkpoint(state: dict[str, Any], path: str | Path) -> Path:
-    """Write ``state`` to ``path`` atomically: a temporary file in the same folder, fsync, then ``os.replace``.
+    """Write ``state`` to ``path`` atomically (:func:`specrep.io.atomic_write`: a temporary file in the same folder,
+    fsync, then ``os.replace``).
 
     A reader never sees a half-written file, and a crash mid-write leaves the previous checkpoint intact. The
     temporary file of a writer killed mid-write (``.<name>.tmp<pid>``) is removed by the next successful save once
@@ -41,36 +42,10 @@ def save_checkpoint(state: dict[str, Any], path: str | Path) -> Path:
         Destination; its folder is created.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        with open(tmp, "wb") as fh:
-            torch.save(state, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    _remove_stale_tmp(path)
+    with atomic_write(path) as fh:
+        torch.save(state, fh)
+    remove_stale_temps(path)
     return path
-
-
-def _remove_stale_tmp(path: Path) -> None:
-    """Delete the temporary files of writers of ``path`` that died mid-write (POSIX; live or unknown pids are kept)."""
-    if os.name != "posix":  # os.kill(pid, 0) probes a pid on POSIX only
-        return
-    prefix = f".{path.name}.tmp"
-    for tmp in path.parent.iterdir():
-        pid = tmp.name[len(prefix):]
-        if not tmp.name.startswith(prefix) or not pid.isdigit() or int(pid) == os.getpid():
-            continue
-        try:
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
-            tmp.unlink(missing_ok=True)
-        except OSError:  # e.g. PermissionError: alive, owned by someone else
-            pass
 
 
 def load_checkpoint(path: str | Path, *, map_location: str | torch.device = "cpu") -> dict[str, Any]:

@@ -142,7 +142,13 @@ class Model:
     # ----------------------------------------------------------------------------------------------- generation
     def latent(self, n: int, *, seed: int | None = None, generator: torch.Generator | None = None) -> Tensor:
         """``n`` latents ``(n, z_dim)`` on the CPU from the plugin's prior: reproducible with ``seed`` (or a given
-        ``torch.Generator``), from the global RNG without either."""
+        ``torch.Generator``, which advances), from the global RNG without either.
+
+        Raises
+        ------
+        ParameterError
+            If ``n`` is not a positive integer, or both ``seed`` and ``generator`` are given.
+        """
         check_positive_int("n", n)
         if seed is not None and generator is not None:
             raise ParameterError("give seed or generator, not both")
@@ -153,7 +159,14 @@ class Model:
     def generate(self, z: Tensor, *, batch: int = DEFAULT_BATCH, progress: Callable[[int], Any] | None = None
                  ) -> Tensor:
         """Latents ``(N, z_dim)`` -> features ``(N, C, H, W)`` (float32, CPU), in batches of ``batch`` under
-        ``torch.no_grad``; ``progress`` (optional) is called with each batch's size."""
+        ``torch.no_grad``; ``progress`` (optional) is called with each batch's size.
+
+        Raises
+        ------
+        ParameterError
+            If ``z`` is not a floating-point tensor of shape ``(N >= 1, z_dim)`` (float32 is used) or ``batch`` is
+            not a positive integer.
+        """
         z = self._check_latents(z)
         check_positive_int("batch", batch)
         out = []
@@ -162,12 +175,21 @@ class Model:
                 out.append(self.generator(chunk.to(self.device)).float().cpu())
                 if progress is not None:
                     progress(chunk.shape[0])
-        return torch.cat(out) if out else torch.zeros(0)
+        return torch.cat(out)
 
     def render(self, features: Tensor, *, rescale: bool) -> Tensor:
         """Audio models: features ``(N, C, H, W)`` -> waves ``(N, loop_samples)`` (float32, CPU) at
-        :attr:`sample_rate`. ``rescale=True``: each loop above full scale is scaled down by its own peak;
-        ``False``: as synthesised (a caller joining loops applies one smooth gain instead)."""
+        :attr:`sample_rate`. ``rescale=True``: each loop above full scale is scaled down by its own peak (every
+        loop then lies in [-1, 1]); ``False``: as synthesised (a caller joining loops applies one smooth gain
+        instead).
+
+        Raises
+        ------
+        NotAnAudioModel
+            If this is not an audio model.
+        ParameterError
+            If ``features`` is not 4-D.
+        """
         self.require_audio("rendering audio")
         if features.ndim != 4:
             raise ParameterError(f"features of shape {tuple(features.shape)}; expected (N, C, H, W)")
@@ -177,7 +199,16 @@ class Model:
     def decode(self, z: Tensor, *, rescale: bool, batch: int = DEFAULT_BATCH,
                progress: Callable[[int], Any] | None = None) -> np.ndarray:
         """Audio models: latents ``(N, z_dim)`` -> loops ``(N, loop_samples)`` float32, generated and rendered in
-        batches of ``batch`` (``progress`` called with each batch's size); ``rescale`` as in :meth:`render`."""
+        batches of ``batch`` (``progress`` called with each batch's size); ``rescale`` as in :meth:`render`. The
+        loops do not depend on ``batch``.
+
+        Raises
+        ------
+        NotAnAudioModel
+            If this is not an audio model.
+        ParameterError
+            As :meth:`generate`.
+        """
         self.require_audio("decoding latents to audio")
         z = self._check_latents(z)
         check_positive_int("batch", batch)
@@ -186,13 +217,15 @@ class Model:
             out.append(self.render(self.generate(chunk, batch=batch), rescale=rescale).numpy())
             if progress is not None:
                 progress(chunk.shape[0])
-        return np.concatenate(out) if out else np.zeros((0, self.loop_samples), np.float32)
+        return np.concatenate(out)
 
     def _check_latents(self, z: Tensor) -> Tensor:
-        if not isinstance(z, Tensor) or z.ndim != 2 or z.shape[1] != self.z_dim:
+        if not isinstance(z, Tensor) or z.ndim != 2 or z.shape[0] < 1 or z.shape[1] != self.z_dim:
             shape = tuple(z.shape) if isinstance(z, Tensor) else type(z).__name__
-            raise ParameterError(f"latents of shape {shape}; the model takes (N, {self.z_dim})")
-        return z
+            raise ParameterError(f"latents of shape {shape}; the model takes (N >= 1, {self.z_dim})")
+        if not z.is_floating_point():
+            raise ParameterError(f"latents of dtype {z.dtype}; the model takes floating-point latents")
+        return z.float()
 
 
 def _name_of(ref: str | Path) -> str:
@@ -238,8 +271,3 @@ def export_generator(checkpoint: str | Path, out: str | Path) -> Path:
     ema = {k: v.clone() for k, v in state["ema"].items()}
     return save_checkpoint({"format": 1, "kind": "generator", "config": state["config"], "ema": ema,
                             "step": state["step"]}, out)
-
-
-def load_generator(ref, *, device="cpu"):  # TEMPORARY during the move to Model: deleted once no caller is left
-    m = load_model(ref, device=device)
-    return m.plugin, m.generator, m.config

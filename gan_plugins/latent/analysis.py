@@ -1,5 +1,6 @@
-"""What a rendered walk does over time: descriptor curves (specrep's descriptors plus an onset rate) and the walk
-figure (whole-render spectrogram, descriptor curves, the latent path in 2-D PCA coloured by time)."""
+"""What a rendered walk does over time: descriptor curves (specrep's descriptors plus an onset rate; per loop,
+:func:`gan_plugins.metrics.audio.loop_descriptors`) and the walk figure (whole-render spectrogram, descriptor
+curves, the latent path in 2-D PCA coloured by time)."""
 
 from __future__ import annotations
 
@@ -10,29 +11,10 @@ import torch
 
 import specrep
 from gan_plugins.latent.render import WalkRender
+from gan_plugins.metrics.audio import HOP, LOOP_DESCRIPTORS, N_FFT, loop_descriptors, onset_frames
+from specrep.plotting import SpectrogramPanel, draw_spectrogram, spectrogram_db
 
-__all__ = ["LOOP_DESCRIPTORS", "descriptor_curves", "loop_descriptors", "onset_frames", "path_pca", "plot_walk"]
-
-N_FFT, HOP = 1024, 256
-#: per-loop summary descriptors (name, unit)
-LOOP_DESCRIPTORS = (("loudness", "dB(A)"), ("centroid", "Hz"), ("flatness", ""), ("bandwidth", "Hz"),
-                    ("rolloff", "Hz"), ("onset_rate", "onsets/s"))
-
-
-def onset_frames(flux: np.ndarray, *, radius: int = 3) -> np.ndarray:
-    """Onsets of a spectral-flux curve ``(frames,)`` (:func:`specrep.descriptors.onset_strength`): frames that are
-    the maximum within ``+-radius`` frames (+-48 ms at hop 256, 16 kHz) and exceed the curve's median by two median
-    absolute deviations and by a fifth of its largest peak (so the log-spectral flux of a noise floor between sparse
-    hits does not count). Returns the frame indices."""
-    flux = np.asarray(flux, dtype=np.float64)
-    if flux.size < 3:
-        return np.zeros(0, dtype=int)
-    med = np.median(flux)
-    threshold = med + max(2.0 * np.median(np.abs(flux - med)), 0.2 * (flux.max() - med))
-    padded = np.pad(flux, radius, mode="constant", constant_values=-np.inf)
-    windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * radius + 1)
-    is_peak = (flux >= windows.max(-1)) & (flux > threshold)
-    return np.nonzero(is_peak)[0]
+__all__ = ["descriptor_curves", "path_pca", "plot_walk"]
 
 
 def _describe(waves: np.ndarray, sample_rate: int) -> dict[str, np.ndarray]:
@@ -40,21 +22,6 @@ def _describe(waves: np.ndarray, sample_rate: int) -> dict[str, np.ndarray]:
         desc = specrep.descriptors.describe(torch.as_tensor(np.asarray(waves, dtype=np.float32)), sample_rate,
                                             n_fft=N_FFT, hop_length=HOP)
     return {k: v.numpy().astype(np.float64) for k, v in desc.items()}
-
-
-def loop_descriptors(loops: np.ndarray, sample_rate: int) -> dict[str, np.ndarray]:
-    """Per-loop summaries ``(N, samples) -> name -> (N,)``: loudness as the level of the mean A-weighted frame power
-    (dB), centroid, flatness, bandwidth and rolloff as means over frames weighted by that power (so near-silent
-    frames, whose spectral shape is noise, do not count), and the onset rate (onsets per second,
-    :func:`onset_frames`)."""
-    desc = _describe(loops, sample_rate)
-    power = 10.0 ** (desc["loudness"] / 10.0)
-    weight = power / np.maximum(power.sum(-1, keepdims=True), 1e-300)
-    out = {"loudness": 10.0 * np.log10(np.maximum(power.mean(-1), 1e-12))}
-    out.update({name: (weight * desc[name]).sum(-1) for name in ("centroid", "flatness", "bandwidth", "rolloff")})
-    seconds = np.asarray(loops).shape[-1] / sample_rate
-    out["onset_rate"] = np.array([len(onset_frames(f)) / seconds for f in desc["onset_strength"]])
-    return out
 
 
 def descriptor_curves(wave: np.ndarray, sample_rate: int, *, window_s: float = 2.0) -> tuple[np.ndarray, dict]:
@@ -91,10 +58,7 @@ def plot_walk(render: WalkRender, path: str | Path, *, dense_latents: np.ndarray
     from matplotlib.figure import Figure
 
     sr = render.sample_rate
-    params = specrep.STFTParams(sample_rate=sr, n_fft=N_FFT, hop_length=HOP)
-    with torch.no_grad():
-        mag = specrep.functional.stft(torch.from_numpy(render.wave), params).abs()
-    db = (20 * torch.log10(mag + 1e-6)).numpy()
+    db = spectrogram_db(render.wave, specrep.STFTParams(sample_rate=sr, n_fft=N_FFT, hop_length=HOP))
     times, curves = descriptor_curves(render.wave, sr)
     per_loop = loop_descriptors(render.loops, sr)
     centres = render.times + render.loop_seconds / 2
@@ -105,12 +69,11 @@ def plot_walk(render: WalkRender, path: str | Path, *, dense_latents: np.ndarray
     grid = left.add_gridspec(1 + len(LOOP_DESCRIPTORS), 1, height_ratios=(3,) + (1,) * len(LOOP_DESCRIPTORS))
     ax = left.add_subplot(grid[0, 0])
     top = float(db.max())
-    ax.imshow(db, origin="lower", aspect="auto", cmap="magma", vmin=top - 80, vmax=top,
-              extent=(0, render.seconds, 0, sr / 2000))
+    draw_spectrogram(ax, SpectrogramPanel(db, "spectrogram of the whole walk (dB; white lines: loop boundaries)",
+                                          seconds=render.seconds, max_khz=sr / 2000, vmin=top - 80, vmax=top),
+                     fontsize=10)
     for t in render.times[1:]:
         ax.axvline(t, color="white", lw=0.5, alpha=0.4)
-    ax.set_ylabel("kHz")
-    ax.set_title("spectrogram of the whole walk (dB; white lines: loop boundaries)", fontsize=10)
     axes = [ax]
     for row, (name, unit) in enumerate(LOOP_DESCRIPTORS, start=1):
         a = left.add_subplot(grid[row, 0], sharex=ax)

@@ -22,14 +22,12 @@ largest step inside the two loops.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
+from gan_plugins.io.model import DEFAULT_BATCH, Model
 from gan_plugins.latent.walks import Walk
 from specrep.errors import ParameterError, check_positive_int
 
@@ -142,24 +140,20 @@ def join_steps(wave: np.ndarray, loops: np.ndarray, crossfade: int, *, margin: i
     return rows
 
 
-def render_latents(plugin, generator: nn.Module, config: Mapping[str, Any], latents: torch.Tensor, *,
-                   batch: int = 16, progress=None, rescale: bool = False) -> np.ndarray:
-    """Decode latents ``(N, z_dim)`` to loops ``(N, loop_samples)`` in batches through the generator and the
-    plugin's ``render`` (features -> audio); ``progress`` is an optional callable advanced by the batch size.
+def render_latents(model: Model, latents: torch.Tensor, *, batch: int = DEFAULT_BATCH, progress=None) -> np.ndarray:
+    """Decode latents ``(N, z_dim)`` to loops ``(N, loop_samples)`` float32 for a walk: :meth:`Model.decode` in
+    batches of ``batch``, ``progress`` (optional) advanced by each batch's size, always with ``rescale=False``.
 
-    ``rescale=False`` (default) keeps each loop as synthesised, without the per-loop peak rescaling of
-    ``render``: that gain jumps between neighbouring latents (by 0.47 dB of loudness between latents 1/256 anchor
-    apart on gansynth-mel-gl, 9x the change without it; benchmarks/bench_walks.py), so walks apply
-    :func:`smooth_gain` instead."""
-    check_positive_int("batch", batch)
-    device = next(generator.parameters()).device
-    out = []
-    with torch.no_grad():
-        for chunk in latents.split(batch):
-            out.append(plugin.render(generator(chunk.to(device)), config, rescale=rescale).float().cpu().numpy())
-            if progress is not None:
-                progress(chunk.shape[0])
-    return np.concatenate(out) if out else np.zeros((0, int(config["loop_samples"])), np.float32)
+    Each loop is kept as synthesised, without the per-loop peak rescaling of ``render``: that gain jumps between
+    neighbouring latents (by 0.47 dB of loudness between latents 1/256 anchor apart on gansynth-mel-gl, 9x the
+    change without it; benchmarks/bench_walks.py), so walks apply :func:`smooth_gain` instead.
+
+    Raises
+    ------
+    NotAnAudioModel
+        If ``model`` is not an audio model.
+    """
+    return model.decode(latents, rescale=False, batch=batch, progress=progress)
 
 
 def smooth_gain(loops: np.ndarray, *, headroom: float = 0.98) -> np.ndarray:
@@ -238,15 +232,15 @@ class WalkRender:
         return np.asarray(out)
 
 
-def render_walk(plugin, generator: nn.Module, config: Mapping[str, Any], walk: Walk, seconds: float, *,
-                crossfade: float | None = None, declick_s: float = 0.004, batch: int = 16,
+def render_walk(model: Model, walk: Walk, seconds: float, *,
+                crossfade: float | None = None, declick_s: float = 0.004, batch: int = DEFAULT_BATCH,
                 progress: bool = True, desc: str = "walk") -> WalkRender:
     """Render ``seconds`` of ``walk`` (at least that long, a whole number of loops).
 
     Parameters
     ----------
-    plugin, generator, config
-        As returned by :func:`gan_plugins.pretrained.load_generator` (an audio plugin with ``render``).
+    model : Model
+        An audio model (:func:`gan_plugins.io.model.load_model`).
     walk : Walk
         Its ``z_dim`` must be the model's.
     seconds : float > 0
@@ -259,22 +253,30 @@ def render_walk(plugin, generator: nn.Module, config: Mapping[str, Any], walk: W
         Loops decoded per batch.
     progress : bool
         tqdm progress bar (on stderr).
+
+    Raises
+    ------
+    NotAnAudioModel
+        If ``model`` is not an audio model.
+    ParameterError
+        For a bad ``seconds``, ``crossfade`` or ``declick_s``, or a walk of another ``z_dim``.
     """
-    if not hasattr(plugin, "render"):
-        raise ParameterError(f"plugin {getattr(plugin, 'name', plugin)!r} has no render (features -> audio)")
+    model.require_audio("a walk")
     try:
         seconds = float(seconds)
     except (TypeError, ValueError):
         raise ParameterError(f"seconds={seconds!r} must be a number") from None
     if not (math.isfinite(seconds) and seconds > 0):
         raise ParameterError(f"seconds={seconds!r} must be > 0")
-    if walk.z_dim != int(config["z_dim"]):
-        raise ParameterError(f"walk z_dim={walk.z_dim} but the model's is {config['z_dim']}")
-    sr, length = int(config["sample_rate"]), int(config["loop_samples"])
+    if walk.z_dim != model.z_dim:
+        raise ParameterError(f"walk z_dim={walk.z_dim} but the model's is {model.z_dim}")
+    sr, length = model.sample_rate, model.loop_samples
     loop_s = length / sr
     fade = int(round((loop_s / 4 if crossfade is None else float(crossfade)) * sr))
     if not 0 < fade <= length:
         raise ParameterError(f"crossfade={crossfade!r} s must be > 0 and at most one loop ({loop_s:g} s)")
+    if not (isinstance(declick_s, (int, float)) and math.isfinite(declick_s) and 0 <= declick_s <= loop_s / 2):
+        raise ParameterError(f"declick_s={declick_s!r} s must be >= 0 and at most half a loop ({loop_s / 2:g} s)")
     ramp = int(round(declick_s * sr))
     n = max(1, math.ceil(seconds / loop_s - 1e-9))
     times = np.arange(n) * loop_s
@@ -282,7 +284,7 @@ def render_walk(plugin, generator: nn.Module, config: Mapping[str, Any], walk: W
     from tqdm.auto import tqdm
 
     with tqdm(total=n, desc=desc, unit="loop", disable=not progress, leave=False) as bar:
-        loops = render_latents(plugin, generator, config, latents, batch=batch, progress=bar.update)
+        loops = render_latents(model, latents, batch=batch, progress=bar.update)
     gain = smooth_gain(loops)
     loops = (loops * gain).astype(np.float32)
     inside = np.abs(np.diff(loops, axis=-1)).max(-1)

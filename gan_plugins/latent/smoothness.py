@@ -5,11 +5,12 @@ For a path kind and a step ``eps`` (in anchor units: 1 = the distance between tw
 points ``s0, s0 + eps, s0 + 2 eps, ...`` of several random paths are decoded to loops; the
 change between consecutive loops is measured on
 
-- a **descriptor vector**: the six per-loop descriptors of :func:`gan_plugins.latent.analysis.loop_descriptors`,
+- a **descriptor vector**: the six per-loop descriptors of :data:`gan_plugins.metrics.audio.LOOP_DESCRIPTORS`,
   each divided by its standard deviation over independent random loops (so 1 = the typical spread of the model),
   Euclidean distance;
 - each descriptor alone (loudness, centroid, ...), in the same units;
-- the **log-mel spectrogram** (64 bands, hop 256, floored 80 dB below its loudest bin): RMS difference in dB.
+- the **log-mel spectrogram** (:func:`gan_plugins.metrics.audio.logmel_features`: 64 bands, hop 256, floored
+  40 dB below the loudest bin of the set): RMS difference in dB.
 
 The *rate* is the mean change divided by ``eps`` (change per anchor unit). The baseline "random jumps" replaces
 every step by a jump to an independent latent (a playlist of unrelated random loops), so its change per step does
@@ -26,27 +27,17 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
-import specrep
-from gan_plugins.latent.analysis import LOOP_DESCRIPTORS, loop_descriptors
+from gan_plugins.io.model import DEFAULT_BATCH, Model
 from gan_plugins.latent.render import render_latents
 from gan_plugins.latent.walks import make_walk
+from gan_plugins.metrics.audio import LOOP_DESCRIPTORS, logmel_features, loop_descriptors
 from specrep.errors import ParameterError, check_positive_int
 
 __all__ = ["SMOOTH_KINDS", "measure_smoothness", "plot_smoothness", "smoothness_table"]
 
 SMOOTH_KINDS = ("spline", "ou", "loop", "lerp")
 _NAMES = [name for name, _ in LOOP_DESCRIPTORS]
-_RANGE_DB = 80.0
-
-
-def _logmel(loops: np.ndarray, sample_rate: int) -> np.ndarray:
-    chain = specrep.chain("mel-gl", sample_rate=sample_rate, n_fft=1024, hop_length=256, n_mels=64, n_iter=0)
-    with torch.no_grad():
-        mel = chain(torch.from_numpy(np.ascontiguousarray(loops, dtype=np.float32)))[:, 0]
-    db = (20.0 / np.log(10.0)) * mel.numpy().astype(np.float64)  # natural-log magnitude -> dB
-    return np.maximum(db, db.max() - _RANGE_DB)  # bins far below the loudest are noise: clamp them
 
 
 def _changes(loops: np.ndarray, sample_rate: int, scale: np.ndarray) -> dict[str, np.ndarray]:
@@ -58,21 +49,22 @@ def _changes(loops: np.ndarray, sample_rate: int, scale: np.ndarray) -> dict[str
     diff = np.diff(vec, axis=1).reshape(-1, len(_NAMES))
     out = {"descriptors": np.linalg.norm(diff, axis=-1)}
     out.update({k: np.abs(diff[:, i]) for i, k in enumerate(_NAMES)})
-    mel = _logmel(flat, sample_rate).reshape(p, j, -1)
+    mel = logmel_features(flat, sample_rate, n_mels=64, frames=None, range_db=40.0).reshape(p, j, -1)
     out["log_mel_db"] = np.sqrt((np.diff(mel, axis=1) ** 2).mean(-1)).reshape(-1)
     return out
 
 
-def measure_smoothness(plugin, generator: nn.Module, config: Mapping[str, Any], *,
+def measure_smoothness(model: Model, *,
                        kinds: Sequence[str] = SMOOTH_KINDS, eps: Sequence[float] = (0.0625, 0.125, 0.25),
-                       n_paths: int = 4, steps: int = 12, n_ref: int = 64, seed: int = 0, batch: int = 16,
+                       n_paths: int = 4, steps: int = 12, n_ref: int = 64, seed: int = 0, batch: int = DEFAULT_BATCH,
                        progress: bool = True) -> dict[str, Any]:
     """Change of the sound per step along each path kind, and the random-jump baseline.
 
     Parameters
     ----------
-    plugin, generator, config
-        A loaded audio model (:func:`gan_plugins.pretrained.load_generator`).
+    model : Model
+        An audio model (:func:`gan_plugins.io.model.load_model`); loops are decoded as a walk decodes them
+        (:func:`gan_plugins.latent.render.render_latents`: no per-loop rescaling).
     kinds : names of :data:`gan_plugins.latent.walks.KINDS` (not ``"jumps"``)
     eps : step sizes in anchor units, each in (0, 1]
     n_paths, steps : int
@@ -81,11 +73,18 @@ def measure_smoothness(plugin, generator: nn.Module, config: Mapping[str, Any], 
         Independent random loops that set each descriptor's scale (their standard deviation); they are also the
         random-jump baseline (consecutive pairs).
     seed : int
+    batch : int
+        Loops decoded per batch.
 
     Returns
     -------
     dict with ``eps``, ``kinds``, ``scale`` (descriptor name -> std), ``jumps`` (measure -> mean change per jump)
     and ``change`` (kind -> measure -> list of mean change per step, one per ``eps``), plus the settings.
+
+    Raises
+    ------
+    NotAnAudioModel
+        If ``model`` is not an audio model.
     """
     check_positive_int("n_paths", n_paths)
     check_positive_int("steps", steps)
@@ -98,14 +97,15 @@ def measure_smoothness(plugin, generator: nn.Module, config: Mapping[str, Any], 
     for kind in kinds:
         if kind == "jumps" or kind not in SMOOTH_KINDS:
             raise ParameterError(f"kind {kind!r} is not one of {', '.join(SMOOTH_KINDS)}")
-    sr, z_dim = int(config["sample_rate"]), int(config["z_dim"])
+    model.require_audio("the smoothness measure")
+    sr, z_dim = model.sample_rate, model.z_dim
     rng = np.random.default_rng(seed)
     total = n_ref + len(kinds) * len(eps) * n_paths * (steps + 1)
     from tqdm.auto import tqdm
 
     with tqdm(total=total, desc="smoothness", unit="loop", disable=not progress, leave=False) as bar:
         ref_z = torch.randn(n_ref, z_dim, generator=torch.Generator().manual_seed(seed + 10_000))
-        ref = render_latents(plugin, generator, config, ref_z, batch=batch, progress=bar.update)
+        ref = render_latents(model, ref_z, batch=batch, progress=bar.update)
         desc = loop_descriptors(ref, sr)
         scale = np.array([max(float(np.std(desc[k])), 1e-12) for k in _NAMES])
         jumps = {k: float(v.mean()) for k, v in _changes(ref[None], sr, scale).items()}
@@ -118,8 +118,7 @@ def measure_smoothness(plugin, generator: nn.Module, config: Mapping[str, Any], 
                     walk = make_walk(kind, z_dim, speed=60.0, seed=seed + 1 + p)  # 1 anchor per second
                     start = float(rng.uniform(0.0, 4.0))
                     latents.append(walk(start + e * np.arange(steps + 1)))
-                loops = render_latents(plugin, generator, config, torch.cat(latents), batch=batch,
-                                       progress=bar.update)
+                loops = render_latents(model, torch.cat(latents), batch=batch, progress=bar.update)
                 for k, v in _changes(loops.reshape(n_paths, steps + 1, -1), sr, scale).items():
                     per.setdefault(k, []).append(float(v.mean()))
             change[kind] = per

@@ -21,71 +21,189 @@ from scipy.stats import norm as normal
 
 from gan_plugins.metrics.frechet import frechet_distance, gaussian_stats
 from specrep import descriptors as D
-from specrep.errors import ParameterError
+from specrep.errors import ParameterError, check_positive_int
 
-__all__ = ["descriptor_features", "logmel_features", "ndb", "frechet_descriptor_distance", "NDBReference",
-           "onset_autocorrelation", "rhythm_scores"]
+__all__ = ["DESCRIPTOR_UNITS", "FDD_DESCRIPTORS", "HOP", "LOOP_DESCRIPTORS", "N_FFT", "NDBReference",
+           "descriptor_features", "envelope_autocorrelation", "frechet_descriptor_distance", "logmel_features",
+           "loop_descriptors", "ndb", "onset_autocorrelation", "onset_frames", "rhythm_scores"]
 
-_HOP = 256
+#: STFT frame length and hop (samples) of every metric here and of :mod:`gan_plugins.data.loops.tempo`:
+#: 64 ms frames every 16 ms at 16 kHz
+N_FFT, HOP = 1024, 256
+_HZ = ("centroid", "bandwidth", "rolloff")  # spectral descriptors in Hz: they span decades, summarised on a log scale
+_BATCH = 64  # loops per STFT batch (bounds memory, does not change any value)
+
+#: unit of each per-loop descriptor of :func:`loop_descriptors`
+DESCRIPTOR_UNITS = {
+    **{name: unit for name, unit in zip(D.DESCRIPTORS, ("dB(A)", "Hz", "Hz", "", "Hz", ""), strict=True)},
+    **{f"{name}_std": ("ln(Hz + 1)" if name in _HZ else "dB" if name == "loudness" else "")
+       for name in D.DESCRIPTORS},
+    "tempo": "BPM", "periodicity": "", "onset_rate": "onsets/s",
+}
+#: the Fréchet descriptor distance's columns of :func:`descriptor_features`, in order
+FDD_DESCRIPTORS = tuple(n for name in D.DESCRIPTORS for n in (name, f"{name}_std")) + ("tempo", "periodicity")
+#: the six descriptors a person reads beside a loop, ``(name, unit)``: the studio's read-outs, the rows of the walk
+#: figure and the smoothness measure's descriptor vector
+LOOP_DESCRIPTORS = tuple((name, DESCRIPTOR_UNITS[name])
+                         for name in ("loudness", "centroid", "flatness", "bandwidth", "rolloff", "onset_rate"))
 
 
-def _as_tensor(waves) -> torch.Tensor:
+def _as_tensor(waves, *, at_least: int = 2) -> torch.Tensor:
     x = torch.as_tensor(np.asarray(waves, dtype=np.float32))
-    if x.ndim != 2 or x.shape[0] < 2:
-        raise ParameterError(f"waves of shape {tuple(x.shape)} must be (N >= 2, samples)")
+    if x.ndim != 2 or x.shape[0] < at_least:
+        raise ParameterError(f"waves of shape {tuple(x.shape)} must be (N >= {at_least}, samples)")
     return x
 
 
-def logmel_features(waves, sample_rate: int, *, n_mels: int = 32, frames: int = 32) -> np.ndarray:
-    """Log-mel spectrograms pooled to ``n_mels x frames`` and flattened: ``(N, samples) -> (N, n_mels*frames)``."""
+def logmel_features(waves, sample_rate: int, *, n_mels: int = 32, frames: int | None = 32,
+                    range_db: float | None = None) -> np.ndarray:
+    """Log-mel spectrograms in dB, the metrics' view of a loop's sound (NDB's bins, the smoothness measure's
+    spectral change).
+
+    Parameters
+    ----------
+    waves : array-like, shape (N >= 1, samples)
+    sample_rate : int > 0
+    n_mels : int > 0
+        Mel bands (HTK, 0 Hz to Nyquist; specrep's ``mel-gl`` chain) of a :data:`N_FFT`-point STFT every
+        :data:`HOP` samples.
+    frames : int > 0, optional
+        Average-pool the frames to this many; None keeps every STFT frame (``1 + samples // HOP``).
+    range_db : float > 0, optional
+        Floor every value at the loudest bin of the whole set minus ``range_db`` (bins far below it are noise),
+        before pooling; None: no floor.
+
+    Returns
+    -------
+    np.ndarray, float64, shape (N, n_mels, frames)
+        ``10 log10`` of the mel bands of the power spectrum.
+    """
     import specrep
 
-    x = _as_tensor(waves)
-    chain = specrep.chain("mel-gl", sample_rate=sample_rate, n_fft=1024, hop_length=_HOP, n_mels=n_mels, n_iter=0)
+    check_positive_int("n_mels", n_mels)
+    check_positive_int("frames", frames, allow_none=True)
+    if range_db is not None and not range_db > 0:
+        raise ParameterError(f"range_db={range_db} must be > 0 dB")
+    x = _as_tensor(waves, at_least=1)
+    chain = specrep.chain("mel-gl", sample_rate=sample_rate, n_fft=N_FFT, hop_length=HOP, n_mels=n_mels, n_iter=0)
     with torch.no_grad():
-        mel = torch.cat([_mel(chain, c) for c in x.split(64)])
-    pooled = torch.nn.functional.adaptive_avg_pool2d(mel, (n_mels, frames))
-    return pooled.flatten(1).numpy().astype(np.float64)
+        mel = torch.cat([chain(c)[:, 0] for c in x.split(_BATCH)])  # natural log of the bands' power
+    db = (10.0 / np.log(10.0)) * mel.numpy().astype(np.float64)
+    if range_db is not None:
+        db = np.maximum(db, db.max() - range_db)
+    if frames is not None:
+        db = torch.nn.functional.adaptive_avg_pool2d(torch.from_numpy(db), (n_mels, frames)).numpy()
+    return db
 
 
-def _mel(chain, waves: torch.Tensor) -> torch.Tensor:
-    return chain(waves)[:, 0]  # (B, n_mels, frames) log-mel
+def onset_frames(flux: np.ndarray, *, radius: int = 3) -> np.ndarray:
+    """Onsets of a spectral-flux curve ``(frames,)`` (:func:`specrep.descriptors.onset_strength`): frames that are
+    the maximum within ``+-radius`` frames (+-48 ms at hop 256, 16 kHz) and exceed the curve's median by two median
+    absolute deviations and by a fifth of its largest peak (so the log-spectral flux of a noise floor between sparse
+    hits does not count). Returns the frame indices."""
+    flux = np.asarray(flux, dtype=np.float64)
+    if flux.size < 3:
+        return np.zeros(0, dtype=int)
+    med = np.median(flux)
+    threshold = med + max(2.0 * np.median(np.abs(flux - med)), 0.2 * (flux.max() - med))
+    padded = np.pad(flux, radius, mode="constant", constant_values=-np.inf)
+    windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * radius + 1)
+    is_peak = (flux >= windows.max(-1)) & (flux > threshold)
+    return np.nonzero(is_peak)[0]
+
+
+def loop_descriptors(waves, sample_rate: int) -> dict[str, np.ndarray]:
+    """The per-loop descriptors, one definition for the FDD, the studio, the walk figure and the smoothness measure.
+
+    From the frame descriptors of :func:`specrep.descriptors.describe` (:data:`N_FFT`, :data:`HOP`), per loop:
+
+    - ``NAME`` and ``NAME_std`` for each of :data:`specrep.descriptors.DESCRIPTORS`: the mean and the standard
+      deviation over frames; centroid, bandwidth and rolloff span decades and are averaged on a log scale
+      (``NAME`` = ``exp(mean(ln(f + 1))) - 1`` Hz, ``NAME_std`` the std of ``ln(f + 1)``);
+    - ``tempo`` (BPM, 60-200) and ``periodicity`` (its autocorrelation peak's height, 0-1): the strongest
+      periodicity of the onset envelope after a log-normal tempo prior (centre 120 BPM, one octave wide, as
+      librosa's tempo estimator);
+    - ``onset_rate``: onsets per second (:func:`onset_frames`).
+
+    Units in :data:`DESCRIPTOR_UNITS`.
+
+    Parameters
+    ----------
+    waves : array-like, shape (N >= 1, samples)
+    sample_rate : int > 0
+
+    Returns
+    -------
+    dict name -> np.ndarray, float64, shape (N,)
+    """
+    x = _as_tensor(waves, at_least=1)
+    stats: dict[str, list[torch.Tensor]] = {}
+    onsets = []
+    with torch.no_grad():
+        for chunk in x.split(_BATCH):
+            desc = D.describe(chunk, sample_rate, n_fft=N_FFT, hop_length=HOP)
+            for name in D.DESCRIPTORS:
+                v = torch.log(desc[name] + 1.0) if name in _HZ else desc[name]
+                stats.setdefault(name, []).append(v.mean(-1))
+                stats.setdefault(f"{name}_std", []).append(v.std(-1))
+            tempo, strength = _periodicity(desc["onset_strength"], sample_rate)
+            stats.setdefault("tempo", []).append(tempo)
+            stats.setdefault("periodicity", []).append(strength)
+            onsets += list(desc["onset_strength"].numpy().astype(np.float64))
+    out = {k: torch.cat(v).numpy().astype(np.float64) for k, v in stats.items()}
+    for name in _HZ:
+        out[name] = np.expm1(out[name])
+    out["onset_rate"] = np.array([len(onset_frames(f)) for f in onsets]) / (x.shape[-1] / sample_rate)
+    return out
 
 
 def descriptor_features(waves, sample_rate: int) -> np.ndarray:
-    """``(N, samples) -> (N, 14)``: mean and std of the six descriptors, tempo (BPM) and periodicity strength."""
-    x = _as_tensor(waves)
-    rows = []
-    with torch.no_grad():
-        for chunk in x.split(64):
-            desc = D.describe(chunk, sample_rate, n_fft=1024, hop_length=_HOP)
-            stats = []
-            for name in D.DESCRIPTORS:
-                v = desc[name]
-                if name in ("centroid", "bandwidth", "rolloff"):
-                    v = torch.log(v + 1.0)  # Hz spans decades: compare on a log scale
-                stats += [v.mean(-1), v.std(-1)]
-            tempo, strength = _periodicity(desc["onset_strength"], sample_rate)
-            rows.append(torch.stack(stats + [tempo, strength], dim=-1))
-    return torch.cat(rows).numpy().astype(np.float64)
+    """The FDD's feature matrix: :data:`FDD_DESCRIPTORS` of :func:`loop_descriptors` (centroid, bandwidth and
+    rolloff as ``ln(f + 1)``, the scale they were averaged on).
+
+    Parameters
+    ----------
+    waves : array-like, shape (N >= 2, samples)
+    sample_rate : int > 0
+
+    Returns
+    -------
+    np.ndarray, float64, shape (N, 14)
+    """
+    _as_tensor(waves)
+    desc = loop_descriptors(waves, sample_rate)
+    return np.stack([np.log1p(desc[name]) if name in _HZ else desc[name] for name in FDD_DESCRIPTORS], axis=-1)
 
 
-def _autocorrelation(onset: torch.Tensor, sample_rate: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Normalised autocorrelation ``(..., lags)`` of mean-removed onset envelopes (1 at lag 0) and the tempo in
-    BPM that each lag stands for."""
+def envelope_autocorrelation(onset: torch.Tensor, sample_rate: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Normalised autocorrelation of mean-removed onset envelopes and the tempo each lag stands for.
+
+    Parameters
+    ----------
+    onset : torch.Tensor, shape (..., frames)
+        Onset envelopes at :data:`HOP` (:func:`specrep.descriptors.onset_strength`).
+    sample_rate : int > 0
+
+    Returns
+    -------
+    ac : torch.Tensor, shape (..., frames)
+        1 at lag 0.
+    bpm : torch.Tensor, shape (frames,)
+        ``60 * sample_rate / HOP / lag`` (lag 0 counted as lag 1).
+    """
     o = onset - onset.mean(-1, keepdim=True)
     n = o.shape[-1]
     spec = torch.fft.rfft(o, n=2 * n)
     ac = torch.fft.irfft(spec.abs() ** 2, n=2 * n)[..., :n]
     ac = ac / (ac[..., :1] + 1e-12)
     lags = torch.arange(n, dtype=torch.float32)
-    return ac, 60.0 * (sample_rate / _HOP) / lags.clamp(min=1)
+    return ac, 60.0 * (sample_rate / HOP) / lags.clamp(min=1)
 
 
 def _periodicity(onset: torch.Tensor, sample_rate: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Tempo in BPM (60-200) of the highest onset autocorrelation peak after a log-normal tempo prior (centre
     120 BPM, one octave wide, as librosa's tempo estimator), and that peak's normalised height (prior-free)."""
-    ac, bpm = _autocorrelation(onset, sample_rate)
+    ac, bpm = envelope_autocorrelation(onset, sample_rate)
     valid = (bpm >= 60) & (bpm <= 200)
     prior = torch.exp(-0.5 * torch.log2(bpm / 120.0) ** 2)
     masked = torch.where(valid, ac * prior, torch.full_like(ac, -math.inf))
@@ -108,7 +226,7 @@ class NDBReference:
     def __init__(self, real, sample_rate: int, *, k: int = 50, seed: int = 0):
         from sklearn.cluster import KMeans
 
-        feats = logmel_features(real, sample_rate)
+        feats = logmel_features(real, sample_rate).reshape(len(real), -1)
         if feats.shape[0] < 2 * k:
             raise ParameterError(f"NDB with k={k} needs at least {2 * k} real loops, got {feats.shape[0]}")
         self.sample_rate, self.k = sample_rate, k
@@ -118,7 +236,7 @@ class NDBReference:
 
     def histogram(self, waves) -> np.ndarray:
         """Bin counts ``(k,)`` of ``waves``."""
-        feats = (logmel_features(waves, self.sample_rate) - self.mean) / self.std
+        feats = (logmel_features(waves, self.sample_rate).reshape(len(waves), -1) - self.mean) / self.std
         return np.bincount(self.kmeans.predict(feats), minlength=self.k)
 
     def score(self, waves, *, alpha: float = 0.05) -> dict[str, float]:
@@ -164,9 +282,9 @@ def onset_autocorrelation(waves, sample_rate: int) -> tuple[np.ndarray, np.ndarr
     x = _as_tensor(waves)
     rows = []
     with torch.no_grad():
-        for chunk in x.split(64):
-            onset = D.onset_strength(D.magnitude(chunk, sample_rate, n_fft=1024, hop_length=_HOP)[0])
-            ac, bpm = _autocorrelation(onset, sample_rate)
+        for chunk in x.split(_BATCH):
+            onset = D.onset_strength(D.magnitude(chunk, sample_rate, n_fft=N_FFT, hop_length=HOP)[0])
+            ac, bpm = envelope_autocorrelation(onset, sample_rate)
             keep = (bpm >= 60) & (bpm <= 200)
             rows.append(ac[..., keep])
     return torch.cat(rows).numpy().astype(np.float64), bpm[keep].numpy().astype(np.float64)

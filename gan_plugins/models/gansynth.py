@@ -30,6 +30,7 @@ from gan_plugins.api import PluginError
 from gan_plugins.data.loops.dataset import LoopDataset
 from gan_plugins.models.features import AudioFeatures, fit_normalization
 from gan_plugins.nn.equalized import EqualizedConv2d, EqualizedLinear, MinibatchStdDev, PixelNorm
+from gan_plugins.representation import Representation
 from specrep.errors import ParameterError, check_choice, check_positive_int
 
 __all__ = ["GANSynthDiscriminator", "GANSynthGenerator", "GANSynthPlugin", "plugin", "seed_grid", "widths"]
@@ -322,29 +323,21 @@ class GANSynthPlugin:
         return paths
 
     def save_grid(self, samples: Tensor, path: Path, config: Mapping[str, Any]) -> Path:
-        from specrep.plotting import subplots
+        from specrep.plotting import SpectrogramPanel, plot_spectrogram_sheet
 
+        rep = Representation.of(config)
         feats = samples[:16].detach().float().cpu()
         n = feats.shape[0]
         cols = min(4, n)
-        rows = math.ceil(n / cols)
-        chans = feats.shape[1]
-        fig, axes = subplots(rows * chans, cols, figsize=(3 * cols, 2.2 * rows * chans), squeeze=False)
-        names = ["log-magnitude", "IF"] if chans == 2 else ["log-magnitude"]
-        for i in range(rows * cols):
-            for c in range(chans):
-                ax = axes[(i // cols) * chans + c][i % cols]
-                ax.axis("off")
-                if i < n:
-                    ax.imshow(feats[i, c].numpy(), origin="lower", aspect="auto", vmin=-1, vmax=1,
-                              cmap="magma" if c == 0 else "twilight")
-                    ax.set_title(f"#{i} {names[c]}", fontsize=7)
-        fig.suptitle(f"{config['representation']} features (normalised), rows = "
-                     f"{'mel bands' if str(config['representation']).startswith('mel') else 'bins'}", fontsize=9)
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=90, bbox_inches="tight")
-        return path
+        names = ["log-magnitude", "IF"] if feats.shape[1] == 2 else ["log-magnitude"]
+        panels = []  # row by row: each row of loops is one sheet row per channel
+        for first in range(0, n, cols):
+            for c, name in enumerate(names):
+                panels += [SpectrogramPanel(feats[i, c].numpy(), f"#{i} {name}", vmin=-1, vmax=1,
+                                            cmap="magma" if c == 0 else "twilight", ticks=False) if i < n else None
+                           for i in range(first, first + cols)]
+        return plot_spectrogram_sheet(panels, path, columns=cols, panel_size=(3.0, 2.2), fontsize=7, dpi=90,
+                                      title=f"{rep} features (normalised), rows = {rep.rows}")
 
 
 plugin = GANSynthPlugin()

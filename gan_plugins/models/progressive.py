@@ -16,7 +16,7 @@ level ``l`` both run only their first ``l`` blocks, so the features are ``(B, C,
 always as ``(1 - alpha) * old + alpha * new``. The stage and alpha of a step come from
 :class:`~gan_plugins.models.schedule.ProgressiveSchedule` (a pure function of the trainer's checkpointed step);
 the models hold them as plain attributes set by :meth:`ProgressivePlugin.apply_schedule`, never in their state dicts,
-so a checkpoint carries nothing a restart could reset. :func:`gan_plugins.pretrained.load_generator` applies the
+so a checkpoint carries nothing a restart could reset. :func:`gan_plugins.io.model.load_model` applies the
 schedule of the checkpoint's step, and :meth:`ProgressivePlugin.render` upsamples features of any level to the final
 size (nearest) before the inverse, so a model sampled at any stage gives loops of the final length.
 """

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ import numpy as np
 from gan_plugins.studies.curves import seed_band
 from gan_plugins.studies.loss_plan import DEFAULT_POINT, LR, NEIGHBOURHOOD
 from specrep.errors import ParameterError
+from specrep.io import atomic_path
 
 __all__ = ["sensitivity_figure", "write_report"]
 
@@ -105,13 +105,6 @@ def _markdown(summary: Mapping[str, Any]) -> str:
             lines.append(f"| {name} | {label} | {settings} | {len(p['fds'])} | {_f(p['median'])} "
                          f"| {_f(p['min'])} – {_f(p['max'])} | {_f(p['coverage_median'], 1)} |")
     return "\n".join(lines) + "\n"
-
-
-def _atomic(path: Path, write: Callable[[Path], Any]) -> None:
-    """``write(tmp)`` then rename onto ``path``: shards finishing together never leave a half-written file."""
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
-    write(tmp)
-    os.replace(tmp, path)
 
 
 def _thousands(x: float, _pos: int) -> str:
@@ -209,18 +202,23 @@ def write_report(out: str | Path, summary: Mapping[str, Any], runs: Sequence[Map
     ``grid_<loss>.png`` is the last sample grid of the loss's default-point run with the lowest final FD (its run
     folder under ``out/runs``).
     """
-    out = Path(out)
-    _atomic(out / "summary.json", lambda p: p.write_text(json.dumps(summary, indent=2) + "\n"))
-    _atomic(out / "summary.md", lambda p: p.write_text(_markdown(summary)))
+    out = Path(out)  # every file through atomic_path: shards finishing together never leave a half-written one
+    with atomic_path(out / "summary.json") as p:
+        p.write_text(json.dumps(summary, indent=2) + "\n")
+    with atomic_path(out / "summary.md") as p:
+        p.write_text(_markdown(summary))
     if runs:
-        _atomic(out / "fd_curves.png", lambda p: _figure(p, summary, runs))
+        with atomic_path(out / "fd_curves.png") as p:
+            _figure(p, summary, runs)
     if any(s["points"] for s in summary["losses"].values()):
-        _atomic(out / "sensitivity.png", lambda p: sensitivity_figure(summary).savefig(p, dpi=110))
+        with atomic_path(out / "sensitivity.png") as p:
+            sensitivity_figure(summary).savefig(p, dpi=110)
     for name in summary["losses"]:
         ranked = sorted((r for r in runs if r["loss"] == name and r["point"] == DEFAULT_POINT
                          and math.isfinite(r["final_fd"])), key=lambda r: r["final_fd"])
         for r in ranked:
             grids = sorted((out / "runs" / r["run_id"] / "samples").glob("step_*.png"))
             if grids:
-                _atomic(out / f"grid_{name}.png", lambda p, src=grids[-1]: shutil.copyfile(src, p))
+                with atomic_path(out / f"grid_{name}.png") as p:
+                    shutil.copyfile(grids[-1], p)
                 break

@@ -1,58 +1,39 @@
-"""One run of the loss benchmark, trained in segments until its FD stops improving, resumable across processes.
+"""One run of the loss benchmark: one :func:`gan_plugins.training.trainer.train` call, stopped by
+:class:`gan_plugins.studies.early_stop.PlateauStop` when its FD stops improving, resumable across processes.
 
-A run is a sequence of :func:`gan_plugins.training.trainer.train` calls on one run folder, each extending the run by
-``eval_every`` generator steps (``resume=True`` after the first): the trainer evaluates the EMA generator at the end
-of each call (``eval_every=0`` inside the trainer) and writes ``last.pt`` just before. After each segment the
-benchmark appends the evaluation to the run's curve in ``bench_state.json`` (atomic write) and checks the stopping
-rules: early stop (:func:`gan_plugins.studies.early_stop.early_stop_at`), the step cap, or divergence.
+The trainer evaluates the EMA generator every ``eval_every`` generator steps (a *segment*) and writes ``last.pt``
+right after, with the callback's state (the FD curve, the segment count and the timings) inside. The run ends at the
+first of: early stop (:func:`gan_plugins.studies.early_stop.early_stop_at` on the curve), the step cap (``cap`` is
+the trainer's ``steps``; it evaluates the last step), or divergence (the trainer keeps the last good checkpoint); then
+the run's record is returned for ``runs.jsonl``.
 
-Resume: a killed process leaves ``last.pt`` at the end of the last finished segment (no checkpoint inside a segment),
-so the next process repeats only the unfinished segment. If it was killed after ``last.pt`` was written but before
-the state file was, the trainer finds nothing left to train, evaluates the checkpoint, and the segment's training time
-is read from the trainer's ``log.csv`` (its row at the segment's last step) as in every other case.
+Resume: a process stopped by the budget (``may_continue`` False at a segment boundary) or killed leaves ``last.pt``
+at the end of the last finished segment, callback state included, so the next process repeats at most the
+unfinished segment. One killed after the final checkpoint but before its record was appended resumes at the last
+step, trains nothing, evaluates the checkpoint again (a curve point is never added twice) and returns the record.
 
-Timing per segment: ``train_s`` = the trainer's own ``seconds`` at the segment's last logged step (training steps and
-logging only: no evaluation, checkpoint, sample grid or model construction); ``wall_s`` and ``cpu_s`` = wall and
-process CPU time of the whole ``train`` call (evaluation, checkpoint and set-up included).
+Timing (measured by the callback, see :class:`~gan_plugins.studies.early_stop.PlateauStop`): ``train_s`` = the
+training steps and their logging only, up to the last evaluation (no evaluation, checkpoint, sample grid or set-up;
+a diverged segment's steps not); ``wall_s`` and ``cpu_s`` =
+wall and process CPU time of the training loop, evaluations and checkpoints included (model construction and data
+loading of each process not).
 """
 
 from __future__ import annotations
 
 import csv
 import json
-import os
-import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from gan_plugins.errors import GanError
+from gan_plugins.io.checkpoint import LAST
 from gan_plugins.metrics.stability import run_stability
-from gan_plugins.studies.early_stop import early_stop_at
+from gan_plugins.studies.early_stop import PlateauStop
 from gan_plugins.studies.loss_plan import PlannedRun
 from gan_plugins.training.trainer import train
 
-__all__ = ["STATE", "stop_reason", "train_planned_run"]
-
-STATE = "bench_state.json"
-
-
-def _write_json_atomic(path: Path, obj: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj) + "\n")
-    os.replace(tmp, path)
-
-
-def _segment_train_seconds(run_dir: Path, step: int) -> float:
-    """The trainer's ``seconds`` at ``step`` in ``log.csv`` (the trainer always logs a call's last step)."""
-    found = None
-    with open(run_dir / "log.csv", newline="") as fh:
-        for row in csv.DictReader(fh):
-            if int(float(row["step"])) == step:
-                found = float(row["seconds"])
-    if found is None:
-        raise GanError(f"{run_dir / 'log.csv'} has no row for step {step}: cannot time the segment")
-    return found
+__all__ = ["train_planned_run"]
 
 
 def _read_history(run_dir: Path) -> list[dict[str, float]]:
@@ -63,24 +44,11 @@ def _read_history(run_dir: Path) -> list[dict[str, float]]:
         return [{k: float(v) for k, v in row.items() if v not in ("", None)} for row in csv.DictReader(fh)]
 
 
-def stop_reason(state: Mapping[str, Any], settings: Mapping[str, Any]) -> str:
-    """``""`` while the run must go on, else ``"diverged"``, ``"early"`` or ``"cap"``."""
-    if state.get("diverged"):
-        return "diverged"
-    curve = state["curve"]
-    if curve and early_stop_at([p["fd"] for p in curve], min_improvement=settings["min_improvement"],
-                               patience=settings["patience"]) is not None:
-        return "early"
-    if state["step"] >= settings["cap"]:
-        return "cap"
-    return ""
-
-
 def train_planned_run(run: PlannedRun, run_dir: Path, settings: Mapping[str, Any],
                       evaluator: Callable[..., Mapping[str, float]], *,
                       may_continue: Callable[[], bool] = lambda: True,
                       log: Callable[[str], None] | None = None) -> dict[str, Any] | None:
-    """Train ``run`` segment by segment (module docstring) until a stopping rule fires.
+    """Train ``run`` (module docstring) until a stopping rule fires.
 
     Parameters
     ----------
@@ -95,7 +63,8 @@ def train_planned_run(run: PlannedRun, run_dir: Path, settings: Mapping[str, Any
         ``evaluator(generator, step) -> {"fd": float, "coverage": float, ...}`` with attributes ``floor`` and
         ``ceiling`` (FD of held-out real digits and of uniform noise).
     may_continue : callable
-        Asked before each segment; False stops the benchmark here, leaving the run resumable.
+        Asked before each segment (here before the first one this process trains, by the callback before the
+        later ones); False stops the benchmark there, leaving the run resumable.
     log : callable, optional
         Receives one line per segment.
 
@@ -105,48 +74,41 @@ def train_planned_run(run: PlannedRun, run_dir: Path, settings: Mapping[str, Any
         The run's record for ``runs.jsonl`` once it has stopped; None if ``may_continue`` interrupted it.
     """
     run_dir.mkdir(parents=True, exist_ok=True)
-    state_path = run_dir / STATE
-    state = json.loads(state_path.read_text()) if state_path.exists() else {
-        "run_id": run.run_id, "step": 0, "curve": [], "train_s": 0.0, "wall_s": 0.0, "cpu_s": 0.0, "segments": 0,
-        "diverged": "", "n_critic": None}
-    if state["run_id"] != run.run_id:
-        raise GanError(f"{state_path} belongs to run {state['run_id']!r}, not {run.run_id!r}")
-    overrides = {**dict(settings["overrides"]), **dict(run.overrides), "seed": run.seed, "eval_every": 0,
-                 "sample_every": 0, "ckpt_every": 0}
-    while not stop_reason(state, settings):
-        if not may_continue():
-            return None
-        target = min(state["step"] + int(settings["eval_every"]), int(settings["cap"]))
-        resume = (run_dir / "last.pt").exists()
-        w0, c0 = time.perf_counter(), time.process_time()
-        res = train(settings["plugin"], data=settings["data"], loss=run.loss, out=run_dir, steps=target,
-                    overrides=None if resume else overrides, resume=resume, evaluator=evaluator, progress=False,
-                    raise_on_diverge=False)
-        state["wall_s"] += time.perf_counter() - w0
-        state["cpu_s"] += time.process_time() - c0
-        state["segments"] += 1
-        if state["n_critic"] is None:
-            state["n_critic"] = int(json.loads((run_dir / "config.json").read_text())["n_critic"])
-        if res.diverged:
-            state["diverged"], state["diverged_at"] = res.diverged, res.step + 1
-        else:
-            state["train_s"] += _segment_train_seconds(run_dir, res.step)
-            state["step"] = res.step
-            ev = dict(res.evals[-1])
-            ev.pop("step", None)
-            state["curve"].append({"step": res.step, "d_updates": res.step * state["n_critic"],
-                                   "train_s": state["train_s"], **ev})
-        _write_json_atomic(state_path, state)
+    if not may_continue():
+        return None
+
+    def say(point: Mapping[str, float]) -> None:
         if log is not None:
-            last = state["curve"][-1] if state["curve"] else {}
-            log(f"{run.run_id}: step {state['step']} fd {last.get('fd', float('nan')):.2f} "
-                f"train {state['train_s']:.0f}s" + (" DIVERGED" if state["diverged"] else ""))
-    curve = state["curve"]
-    stats = run_stability(_read_history(run_dir), curve, noise_fd=float(evaluator.ceiling),
-                          diverged=state["diverged"])
+            log(f"{run.run_id}: step {point['step']} fd {point.get('fd', float('nan')):.2f} "
+                f"train {point['train_s']:.0f}s")
+
+    stop = PlateauStop(min_improvement=settings["min_improvement"], patience=settings["patience"],
+                       may_continue=may_continue, log=say)
+    every = int(settings["eval_every"])
+    resume = (run_dir / LAST).exists()
+    overrides = {**dict(settings["overrides"]), **dict(run.overrides), "seed": run.seed, "eval_every": every,
+                 "sample_every": 0, "ckpt_every": every}
+    res = train(settings["plugin"], data=settings["data"], loss=run.loss, out=run_dir, steps=int(settings["cap"]),
+                overrides=None if resume else overrides, resume=resume, evaluator=evaluator, progress=False,
+                raise_on_diverge=False, callbacks=[stop])
+    times = stop.elapsed()
+    times["train_s"] = float(stop.curve[-1]["train_s"]) if stop.curve else 0.0  # to the last evaluation
+    if res.diverged:
+        stopped = "diverged"
+        if log is not None:
+            log(f"{run.run_id}: step {res.step} DIVERGED")
+    elif stop.fired:
+        stopped = "early"
+    elif res.step >= int(settings["cap"]):
+        stopped = "cap"
+    else:
+        return None  # may_continue said no at a segment boundary
+    n_critic = int(json.loads((run_dir / "config.json").read_text())["n_critic"])
+    curve = stop.curve
+    steps = int(curve[-1]["step"]) if curve else 0
+    stats = run_stability(_read_history(run_dir), curve, noise_fd=float(evaluator.ceiling), diverged=res.diverged)
     return {"run_id": run.run_id, "index": run.index, "loss": run.loss, "point": run.point, "seed": run.seed,
-            "overrides": dict(run.overrides), "n_critic": state["n_critic"], "stopped": stop_reason(state, settings),
-            "steps": state["step"], "d_updates": state["step"] * (state["n_critic"] or 1),
-            "train_s": state["train_s"], "wall_s": state["wall_s"], "cpu_s": state["cpu_s"],
-            "segments": state["segments"], "diverged": state["diverged"], "floor": float(evaluator.floor),
+            "overrides": dict(run.overrides), "n_critic": n_critic, "stopped": stopped,
+            "steps": steps, "d_updates": steps * n_critic, **times,
+            "segments": stop.segments, "diverged": res.diverged, "floor": float(evaluator.floor),
             "noise_fd": float(evaluator.ceiling), "curve": curve, **stats}

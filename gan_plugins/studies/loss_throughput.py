@@ -4,7 +4,7 @@ Used to size the loss benchmark before launching it (``docs/mnist-benchmark.md``
 
     OMP_NUM_THREADS=1 python -m gan_plugins.studies.loss_throughput --widths 16,32,64 --steps 20
 
-Each measurement builds a :class:`gan_plugins.training.trainer.Trainer` in a temporary folder,
+Each measurement builds and sets up a :class:`gan_plugins.training.trainer.Trainer` in a temporary folder,
 runs ``warmup`` untimed steps,
 then times ``steps`` calls of :meth:`Trainer.train_step` (no evaluation, logging or checkpoint inside the timing).
 """
@@ -55,7 +55,7 @@ def measure_throughput(*, width: int, loss: str, steps: int = 20, warmup: int = 
     over = {"width": width, "log_every": 10**9, "sample_every": 0, "ckpt_every": 0, **dict(overrides or {})}
     cfg = resolve_config(plug, loss=loss, data=data, overrides=over)
     with tempfile.TemporaryDirectory() as tmp:
-        trainer = Trainer(plug, cfg, tmp, progress=False)
+        trainer = Trainer(plug, cfg, tmp, progress=False).setup()
         for _ in range(warmup):
             trainer.train_step()
         t0 = time.perf_counter()

@@ -5,16 +5,17 @@ Fréchet distance stops improving, resumable across processes and sessions.
   queue: each trains the next run of the plan that is neither finished nor held by another process (a lock on the run
   folder's ``.claim`` file, released by the operating system when its holder ends), so one process per core keeps
   every core busy until the plan is done. ``shard=(i, n)`` restricts a process to every n-th run.
-- Each run (:mod:`gan_plugins.studies.loss_runs`) trains in segments of ``eval_every`` generator steps with an
-  evaluation after each, until early stop (:mod:`gan_plugins.studies.early_stop`), ``cap`` steps or divergence,
-  and then appends one JSON line to ``runs.jsonl`` (FD curve against generator steps, discriminator updates and
-  training seconds). A restarted benchmark skips the runs in ``runs.jsonl`` and resumes an interrupted run from its
-  folder's ``last.pt``.
+- Each run (:mod:`gan_plugins.studies.loss_runs`) is one training, evaluated every ``eval_every`` generator steps (a
+  segment), until early stop (the :class:`gan_plugins.studies.early_stop.PlateauStop` callback), ``cap`` steps or
+  divergence, and then appends one JSON line to ``runs.jsonl`` (FD curve against generator steps, discriminator
+  updates and training seconds). A restarted benchmark skips the runs in ``runs.jsonl`` and resumes an interrupted
+  run from its folder's ``last.pt``.
 - :func:`aggregate` and :func:`gan_plugins.studies.loss_report.write_report` turn ``runs.jsonl`` (every shard's
   runs) into ``summary.json``, ``summary.md``, ``fd_curves.png`` and ``grid_<loss>.png``.
 
 Folder layout: ``OUT/plan.json`` (the settings; a restart with other settings is refused), ``OUT/runs.jsonl``,
-``OUT/runs/<loss>/<point>/seed<k>/`` (trainer run folder + ``bench_state.json``), the report files.
+``OUT/runs/<loss>/<point>/seed<k>/`` (trainer run folder; its ``last.pt`` holds the early stop's state), the report
+files.
 """
 
 from __future__ import annotations

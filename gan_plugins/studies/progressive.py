@@ -19,8 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from gan_plugins.io.checkpoint import load_checkpoint
-from gan_plugins.io.model import resolve_checkpoint
+from gan_plugins.io.model import load_model
 from gan_plugins.studies.representations import benchmark_representations, trailing_mean, write_report
 from specrep.errors import ParameterError
 
@@ -70,16 +69,9 @@ def run_budget(run: str | Path) -> dict[str, Any]:
     """What a run's checkpoint cost: ``step``, ``images`` seen and training ``seconds`` (cumulative over sittings,
     at the last logged step not after the checkpoint; NaN without a log), plus the progressive ``boundaries``
     (``[]`` for a fixed-resolution run)."""
-    from gan_plugins.api import get_plugin
-    from gan_plugins.config import upgrade_config
-
-    path = resolve_checkpoint(run)
-    state = load_checkpoint(path, map_location="cpu")
-    cfg = upgrade_config(state["config"])
-    plugin = get_plugin(cfg["plugin"])
-    cfg = {**plugin.default_config(), **cfg}
-    step = int(state["step"])
-    log = _read_log(path.parent)
+    model = load_model(run)
+    plugin, cfg, step = model.plugin, model.config, model.step
+    log = _read_log(model.path.parent)
     seconds = float("nan")
     if log and "wall" in log:
         done = log["step"] <= step

@@ -8,7 +8,6 @@ from __future__ import annotations
 import csv
 import math
 import os
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -18,8 +17,7 @@ import torch
 
 import specrep
 from gan_plugins.data.loops.plots import plot_spectrograms
-from gan_plugins.io.checkpoint import load_checkpoint
-from gan_plugins.io.model import load_generator, resolve_checkpoint
+from gan_plugins.io.model import Model, load_model
 from gan_plugins.metrics.audio import (
     NDBReference,
     descriptor_features,
@@ -28,20 +26,19 @@ from gan_plugins.metrics.audio import (
     rhythm_scores,
 )
 from gan_plugins.models.features import AudioFeatures
+from gan_plugins.representation import Representation
 from specrep.errors import ParameterError
+from specrep.timing import time_calls
 
 __all__ = ["benchmark_representations", "write_report"]
 
 
-def _generate(plugin, generator, cfg, n: int, seed: int, batch: int = 64) -> tuple[np.ndarray, torch.Tensor]:
-    gen = torch.Generator().manual_seed(seed)
-    waves, feats = [], []
-    with torch.no_grad():
-        for start in range(0, n, batch):
-            f = generator(plugin.latent(min(batch, n - start), cfg, generator=gen))
-            feats.append(f)
-            waves.append(plugin.render(f, cfg))
-    return torch.cat(waves).numpy(), torch.cat(feats)
+def _generate(model: Model, n: int, seed: int, batch: int = 64) -> tuple[np.ndarray, torch.Tensor]:
+    """``n`` loops of ``model`` from the latents of ``seed``: waves ``(n, loop_samples)`` (each rescaled into
+    [-1, 1] by its own peak, as a sample is written) and their features ``(n, C, H, W)``, in batches of ``batch``."""
+    feats = model.generate(model.latent(n, seed=seed), batch=batch)
+    waves = [model.render(f, rescale=True) for f in feats.split(batch)]
+    return torch.cat(waves).numpy(), feats
 
 
 def _consistency(plugin, cfg, feats: torch.Tensor) -> float:
@@ -51,34 +48,25 @@ def _consistency(plugin, cfg, feats: torch.Tensor) -> float:
     return float(specrep.metrics.spectral_consistency_db(af.chain, x, length=af.model_samples).mean())
 
 
-def _best_time(fn, repeat: int) -> float:
-    fn()  # warm-up (compiles PGHI once, fills caches)
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
-def _speed(plugin, generator, cfg, *, batch: int = 16, repeat: int = 3) -> dict[str, float]:
+def _speed(model: Model, *, batch: int = 16, repeat: int = 3) -> dict[str, float]:
     """Seconds for one batch: ``synthesis`` (features -> audio, the representation's decoder) and ``total``
     (generator + synthesis), each the best of ``repeat`` runs."""
-    z = plugin.latent(batch, cfg, generator=torch.Generator().manual_seed(1))
-    with torch.no_grad():
-        feats = generator(z)
-        synthesis = _best_time(lambda: plugin.render(feats, cfg), repeat)
-        total = _best_time(lambda: plugin.render(generator(z), cfg), repeat)
+    z = model.latent(batch, seed=1)
+    feats = model.generate(z, batch=batch)
+    # one warm-up call each: compiles PGHI once, fills caches
+    synthesis = time_calls(lambda: model.render(feats, rescale=True), repeat=repeat, warmup=1).best
+    total = time_calls(lambda: model.decode(z, rescale=True, batch=batch), repeat=repeat, warmup=1).best
     return {"synthesis_s": synthesis, "total_s": total, "batch": batch}
 
 
 def _decoders(cfg) -> dict[str, dict[str, Any]]:
     """The decoders timed for one run: its own, plus for magnitude-only runs the issue's baseline (32 plain
     Griffin-Lim iterations from random phase) and PGHI alone."""
-    own = ("cumulative sum of IF" if cfg["representation"].endswith("if")
+    rep = Representation.of(cfg)
+    own = (rep.synthesis if rep.is_if
            else f"{str(cfg.get('gl_init') or 'pghi').upper()} + {cfg['gl_n_iter']} fast Griffin-Lim iterations")
     found = {own: {}}
-    if cfg["representation"].endswith("gl"):
+    if not rep.is_if:
         found["random phase + 32 fast Griffin-Lim iterations"] = {"gl_init": "random", "gl_n_iter": 32}
         found["PGHI only"] = {"gl_init": "pghi", "gl_n_iter": 0}
     return found
@@ -116,9 +104,9 @@ def benchmark_representations(runs: Mapping[str, str | Path], data: str | Path, 
     """
     if not runs:
         raise ParameterError("give at least one run to benchmark")
-    loaded = {label: load_generator(path) for label, path in runs.items()}
-    first_plugin, _, first_cfg = next(iter(loaded.values()))
-    sr = int(first_cfg["sample_rate"])
+    loaded = {label: load_model(path).require_audio("the representation benchmark") for label, path in runs.items()}
+    first = next(iter(loaded.values()))
+    first_plugin, first_cfg, sr = first.plugin, first.config, first.sample_rate
     # the bins and the reference statistics come from training loops only; the floor from loops the model never saw
     train_rows = first_plugin.dataset(str(data), dict(first_cfg), split="train")
     held = first_plugin.dataset(str(data), dict(first_cfg), split="test")
@@ -148,8 +136,9 @@ def benchmark_representations(runs: Mapping[str, str | Path], data: str | Path, 
     result["settings"]["out_dir"] = str(out) if out is not None else None
     oracles: dict[tuple, str] = {}  # representation key -> first run label with it
     side = {"held-out real": held_out[:4]}
-    for label, (plugin, generator, cfg) in loaded.items():
-        waves, feats = _generate(plugin, generator, cfg, n, seed)
+    for label, model in loaded.items():
+        plugin, cfg = model.plugin, model.config
+        waves, feats = _generate(model, n, seed)
         side[label] = waves[:4]
         decoders = _decoders(cfg)
         key = AudioFeatures.config_key(cfg)  # runs with one feature map and decoder share one round trip
@@ -162,10 +151,10 @@ def benchmark_representations(runs: Mapping[str, str | Path], data: str | Path, 
                "consistency_db": _consistency(plugin, cfg, feats[:64]),
                "synthesis": next(iter(decoders)),
                "oracle": oracle, "oracle_of": oracles[key],
-               "speed": {name: _speed(plugin, generator, {**cfg, **extra}) for name, extra in decoders.items()},
+               "speed": {name: _speed(model.with_settings(extra)) for name, extra in decoders.items()},
                "max_abs": float(np.abs(waves).max()), "finite": bool(np.isfinite(waves).all()),
                "threads": torch.get_num_threads()}
-        row["step"] = int(load_checkpoint(resolve_checkpoint(runs[label]), map_location="cpu")["step"])
+        row["step"] = model.step
         result["runs"][label] = row
         if out is not None:
             examples = out / label
@@ -246,7 +235,8 @@ def _speed_table(result: Mapping[str, Any]) -> list[str]:
     if not rows:
         return []
     threads = {r.get("threads") for r in result["runs"].values()}
-    if_rows = [row for row in rows if row[1].endswith("if") and row[2] == result["runs"][row[0]]["synthesis"]]
+    if_rows = [row for row in rows
+               if Representation.parse(row[1]).is_if and row[2] == result["runs"][row[0]]["synthesis"]]
     ref = if_rows[0] if if_rows else None
     lines = ["", f"Synthesis speed, batch of {rows[0][3]['batch']} loops, CPU, {'/'.join(map(str, threads))} "
              "thread(s), best of 3; 'synthesis' is features -> audio (the representation's decoder), 'total' adds the "

@@ -1,48 +1,49 @@
-"""The one generic adversarial trainer shared by every plugin.
+"""The one generic adversarial trainer shared by every plugin: the training loop.
 
 One *step* is one generator update preceded by ``n_critic`` discriminator updates. The trainer owns everything that
-is not model-specific: config resolution, seeding, the batch stream, losses + penalty + clipping, the EMA generator,
-AMP on CUDA, data-parallel training under ``torchrun``, checkpoints and resume, CSV + TensorBoard logs, a tqdm bar
-and periodic sample grids. A plugin supplies the models, the dataset, the data -> features transform, the latent
-prior, an optional :class:`~gan_plugins.api.Schedule` (e.g. progressive growing) and its renderers.
+is not model-specific: seeding, losses + penalty + clipping, the EMA generator, AMP on CUDA, data-parallel training
+under ``torchrun``, checkpoints and resume, a tqdm bar, periodic sample grids and evaluations, and the calls of
+:mod:`~gan_plugins.training.callbacks`. Its parts live next to it, one concept a module: the batch stream
+(:mod:`.stream`), the process group and collectives (:mod:`.distributed`), the CSV + TensorBoard logs (:mod:`.logs`),
+the callback protocol (:mod:`.callbacks`); the settings and their precedence are :mod:`gan_plugins.config`. A plugin
+supplies the models, the dataset, the data -> features transform, the latent prior, an optional
+:class:`~gan_plugins.api.Schedule` (e.g. progressive growing) and its renderers.
+
+Life cycle: ``Trainer(...)`` only checks and stores its settings. :meth:`Trainer.setup` does everything with an effect
+outside the object, once: it reads the dataset (the plugin's ``prepare`` and ``dataset``), opens the process group
+under ``torchrun``, selects the device, reseeds the global RNGs and builds models, optimisers, stream and noise.
+:meth:`Trainer.run` calls it when it has not run; :func:`train` (what the CLI calls) calls it before loading a
+checkpoint.
 
 A schedule's state at a step may also set the trainer's own settings of that step: ``batch_size`` (per rank; the
 batch stream, latents and penalty coefficients follow it) and ``lr_g`` / ``lr_d`` (written into the optimisers'
 parameter groups before the step). Every such value is a function of the checkpointed step, so resume stays exact.
 
 Small datasets: ``augment = "translation"`` shows the discriminator every image (real and generated, in both
-updates) shifted by a random offset (DiffAugment, :mod:`gan_plugins.training.augment`);
-the offsets come from the shared noise
-generator, so resume stays exact. The gradient penalty is taken on the images as they are (not augmented).
+updates) shifted by a random offset (DiffAugment, :mod:`gan_plugins.training.augment`); the offsets come from the
+shared noise generator, so resume stays exact. The gradient penalty is taken on the images as they are (not
+augmented).
 
-Config precedence (lowest to highest): :data:`TRAINER_DEFAULTS` < the loss's literature defaults < the plugin's
-``default_config()`` < a config file < ``--set key=value`` overrides.
-
-Distributed: under ``torchrun`` (``WORLD_SIZE`` > 1) a process group is opened with gloo on CPU or NCCL on CUDA; each
-rank reads its own slice of every global batch (:class:`_BatchStream`). The training noise (latents, gradient-penalty
-interpolation coefficients and augmentation offsets) comes from one ``torch.Generator`` in the same state on every rank:
-each draw is the whole global batch, of which a rank keeps its own slice, so ``W`` ranks with batch ``B`` make exactly
-the updates of one process with batch ``W * B`` (as long as no layer couples the examples of a batch, e.g. batch norm or
-minibatch standard deviation, which see each rank's batch alone); gradients (and float buffers, e.g. batch-norm
-statistics) are averaged across ranks with ``torch.distributed.all_reduce`` before every optimiser step, which keeps
-every rank's parameters identical. This is the averaging ``DistributedDataParallel`` performs, done explicitly because
-DDP's reducer supports neither the double backward of the gradient penalty nor several discriminator forwards per
-backward. Rank 0 alone writes checkpoints, logs, samples and the progress bar; checkpoints hold every rank's global RNG
-state, gathered to rank 0, so a resume restores each rank exactly. A script that trains under ``torchrun`` ends with
-:func:`leave_process_group`: a rank that tears its gloo connections down while another still finishes the last
-collective can make that one abort (SIGABRT).
+Distributed: each rank reads its own slice of every global batch (:class:`~gan_plugins.training.stream.BatchStream`).
+The training noise (latents, gradient-penalty interpolation coefficients and augmentation offsets) comes from one
+``torch.Generator`` in the same state on every rank: each draw is the whole global batch, of which a rank keeps its own
+slice, so ``W`` ranks with batch ``B`` make exactly the updates of one process with batch ``W * B`` (as long as no
+layer couples the examples of a batch, e.g. batch norm or minibatch standard deviation, which see each rank's batch
+alone); gradients and float buffers are averaged across ranks before every optimiser step
+(:mod:`gan_plugins.training.distributed`), which keeps every rank's parameters identical. Rank 0 alone writes
+checkpoints, logs, samples and the progress bar; checkpoints hold every rank's global RNG state, gathered to rank 0,
+so a resume restores each rank exactly. A script that trains under ``torchrun`` ends with
+:func:`~gan_plugins.training.distributed.leave_process_group`.
 """
 
 from __future__ import annotations
 
 import copy
-import csv
 import json
 import math
-import os
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,95 +51,45 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.distributed as dist
 from torch import Tensor, nn
-from torch.utils.data import default_collate
 
 from gan_plugins.api import GanPlugin, get_plugin
-from gan_plugins.config import RESUME_SETTINGS, resolve_config, upgrade_config
+from gan_plugins.config import RESUME_SETTINGS, TRAINER_DEFAULTS, resolve_config, upgrade_config
 from gan_plugins.errors import GanError
 from gan_plugins.io.checkpoint import LAST, capture_rng, load_checkpoint, restore_rng, save_checkpoint
 from gan_plugins.training.augment import random_offsets, translate
+from gan_plugins.training.callbacks import CallbackList
+from gan_plugins.training.distributed import (
+    Ranks,
+    all_reduce_buffers_,
+    all_reduce_mean_,
+    any_rank,
+    barrier,
+    gather_rng_states,
+    open_process_group,
+)
 from gan_plugins.training.ema import update_ema_
+from gan_plugins.training.logs import RunLogger
 from gan_plugins.training.losses import clip_weights_, drift_penalty, get_loss, gradient_penalty
+from gan_plugins.training.stream import BatchStream
 from specrep.errors import ParameterError, check_positive_int
 
 __all__ = [
     "TrainResult",
     "Trainer",
     "TrainingDiverged",
-    "leave_process_group",
     "train",
 ]
+
+#: settings the loop reads besides :data:`gan_plugins.config.TRAINER_DEFAULTS` (the loss's defaults give them)
+_LOSS_SETTINGS = ("loss", "data", "lr_g", "lr_d", "n_critic", "gp_weight", "clip", "optimizer", "betas")
+
 
 class TrainingDiverged(GanError, RuntimeError):
     """A loss became NaN or infinite; the last good checkpoint is kept."""
 
 
-# ---------------------------------------------------------------------------------------------- batch stream
-class _BatchStream:
-    """Endless batches: each epoch a seeded permutation of the dataset, cut into global batches of ``batch_size *
-    world`` examples, of which rank ``r`` reads the ``r``-th slice. Its position (epoch, offset into the epoch's
-    permutation) is part of the checkpoint.
-
-    A rank's slice is contiguous so that, with the global noise draw, rank ``r``'s real rows meet the same fake rows
-    as rows ``r * B .. (r + 1) * B`` of one process with the whole batch (the gradient penalty interpolates row by
-    row). The permutation is ``torch.randperm`` seeded with ``seed + epoch``, as DistributedSampler's.
-    """
-
-    def __init__(self, dataset, batch_size: int, *, seed: int, rank: int, world: int) -> None:
-        if len(dataset) < batch_size * world:
-            raise ParameterError(f"dataset of {len(dataset)} items is smaller than batch_size={batch_size} x "
-                                 f"{world} rank(s)")
-        self.dataset, self.batch_size, self.seed = dataset, batch_size, seed
-        self.rank, self.world = rank, world
-        self.epoch, self.offset = 0, 0
-        self._order: list[int] | None = None
-
-    def _indices(self) -> list[int]:
-        if self._order is None:
-            g = torch.Generator().manual_seed(self.seed + self.epoch)
-            self._order = torch.randperm(len(self.dataset), generator=g).tolist()
-        return self._order
-
-    def next(self, batch_size: int | None = None) -> Tensor:
-        """This rank's slice of the next global batch of ``batch_size`` (default: the stream's) per rank."""
-        bs = self.batch_size if batch_size is None else int(batch_size)
-        if bs != self.batch_size and len(self.dataset) < bs * self.world:
-            raise ParameterError(f"dataset of {len(self.dataset)} items is smaller than batch_size={bs} x "
-                                 f"{self.world} rank(s)")
-        step = bs * self.world
-        if self.offset + step > len(self._indices()):
-            self.epoch, self.offset, self._order = self.epoch + 1, 0, None
-        start = self.offset + self.rank * bs
-        idx = self._indices()[start: start + bs]
-        self.offset += step
-        images = getattr(self.dataset, "images", None)
-        if isinstance(images, Tensor):
-            return images[torch.tensor(idx)]
-        batch = default_collate([self.dataset[i] for i in idx])
-        return batch[0] if isinstance(batch, (list, tuple)) else batch
-
-    def state_dict(self) -> dict[str, int]:
-        return {"epoch": self.epoch, "offset": self.offset}
-
-    def load_state_dict(self, state: Mapping[str, int]) -> None:
-        self.epoch, self.offset, self._order = int(state["epoch"]), int(state["offset"]), None
-
-
 # ---------------------------------------------------------------------------------------------------- helpers
-def leave_process_group() -> None:
-    """Close the ``torch.distributed`` process group, if one is open, with every rank together.
-
-    All ranks wait at a barrier before any of them destroys the group: rank 0 may still be writing the final checkpoint
-    or finishing the last collective, and a peer that closes its gloo connections first can make it abort (SIGABRT).
-    A no-op outside ``torchrun``.
-    """
-    if dist.is_available() and dist.is_initialized():
-        dist.barrier()
-        dist.destroy_process_group()
-
-
 def _seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)  # noqa: NPY002 - seeds the legacy global state third-party code may use
@@ -181,6 +132,8 @@ class TrainResult:
         Wall time of the training loop, evaluations included.
     eval_seconds : float
         Part of ``seconds`` spent in the evaluator.
+    stopped : bool
+        True when a callback's ``should_stop`` ended the run before its last step.
     """
 
     run_dir: Path
@@ -190,17 +143,22 @@ class TrainResult:
     diverged: str = ""
     seconds: float = 0.0
     eval_seconds: float = 0.0
+    stopped: bool = False
 
 
 # ---------------------------------------------------------------------------------------------------- trainer
 class Trainer:
     """Generic adversarial training of one plugin with one loss.
 
+    The constructor checks and stores its arguments only; :meth:`setup` (called by :meth:`run` when needed) reads the
+    data, opens the process group, seeds and builds (module docstring). :meth:`train_step`, :meth:`save`,
+    :meth:`state_dict` and :meth:`load_state_dict` need :meth:`setup` to have run.
+
     Parameters
     ----------
     plugin : GanPlugin
     config : dict
-        Resolved config (:func:`resolve_config`).
+        Resolved config (:func:`gan_plugins.config.resolve_config`).
     run_dir : path
         Where ``last.pt``, ``config.json``, ``log.csv``, ``evals.csv``, ``tb/`` and ``samples/`` go.
     evaluator : callable, optional
@@ -208,23 +166,63 @@ class Trainer:
         0). It must not draw from the global RNGs (use its own ``torch.Generator``) so resume stays exact.
     progress : bool
         Show a tqdm bar (rank 0).
+    callbacks : iterable of callbacks, optional
+        :mod:`gan_plugins.training.callbacks` objects, called in order.
+
+    Raises
+    ------
+    ParameterError
+        If ``config`` lacks a setting, names an unknown loss, or an argument has the wrong kind.
     """
 
     def __init__(self, plugin: GanPlugin, config: Mapping[str, Any], run_dir: str | Path, *,
                  evaluator: Callable[[nn.Module, int], Mapping[str, float]] | None = None,
-                 progress: bool = True) -> None:
+                 progress: bool = True, callbacks: Iterable[object] = ()) -> None:
+        if not isinstance(config, Mapping):
+            raise ParameterError(f"config must be a mapping (resolve_config), not {type(config).__name__}")
+        missing = [k for k in (*_LOSS_SETTINGS, *TRAINER_DEFAULTS) if k not in config]
+        if missing:
+            raise ParameterError(f"config lacks {', '.join(missing)}; build it with gan_plugins.config.resolve_config")
+        if evaluator is not None and not callable(evaluator):
+            raise ParameterError(f"evaluator must be callable, not {type(evaluator).__name__}")
         self.plugin, self.cfg, self.run_dir = plugin, dict(config), Path(run_dir)
-        # settings the data decides (loop length, normalisation stats): resolved once, kept in the run's config and
-        # checkpoints; the dataset itself is only ever read
-        self.cfg.update(plugin.prepare(self.cfg["data"], dict(self.cfg)))
-        self.evaluator, self.progress = evaluator, progress
         self.loss = get_loss(self.cfg["loss"])
-        self.world = int(os.environ.get("WORLD_SIZE", "1"))
-        self.rank = int(os.environ.get("RANK", "0"))
-        if self.world > 1 and not dist.is_initialized():
-            dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        self.evaluator, self.progress = evaluator, bool(progress)
+        self.callbacks = CallbackList(callbacks)
+        self.step = 0
+        self.history: list[dict[str, float]] = []
+        self.evals: list[dict[str, float]] = []
+        self.eval_seconds = 0.0
+        self._ready = False
+        self._evaluated_at: int | None = None
+
+    def setup(self) -> Trainer:
+        """Read the data, open the process group, seed the RNGs and build everything a step needs; once (a second
+        call does nothing). Returns ``self``.
+
+        In order: the plugin's ``prepare`` (settings the data decides, e.g. loop length or normalisation statistics,
+        merged into the config and kept in checkpoints), the ranks from ``torchrun``'s environment and the process
+        group (:func:`~gan_plugins.training.distributed.open_process_group`), the device (``cuda:LOCAL_RANK`` when
+        CUDA is available), the global RNGs seeded with ``seed`` (identical initial weights on every rank), models,
+        EMA copy, optimisers, schedule, the train split's :class:`~gan_plugins.training.stream.BatchStream`, the
+        shared noise generator (``seed + 1``), the global RNGs reseeded per rank (``seed + 1_000_003 * rank``) and the
+        fixed latent of the sample grids (``seed + 7``).
+
+        Raises
+        ------
+        ParameterError, PluginError
+            From the plugin's hooks or a dataset smaller than one global batch.
+        """
+        if self._ready:
+            return self
+        plugin = self.plugin
+        # settings the data decides: resolved once, kept in the run's config and checkpoints
+        self.cfg.update(plugin.prepare(self.cfg["data"], dict(self.cfg)))
+        ranks = Ranks.from_env()
+        self.rank, self.world = ranks.rank, ranks.world
+        open_process_group(ranks)
         if torch.cuda.is_available():
-            self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+            self.device = torch.device("cuda", ranks.local_rank)
             torch.cuda.set_device(self.device)
         else:
             self.device = torch.device("cpu")
@@ -237,22 +235,29 @@ class Trainer:
         self.opt_g = _make_optimizer(self.generator.parameters(), self.cfg, float(self.cfg["lr_g"]))
         self.opt_d = _make_optimizer(self.discriminator.parameters(), self.cfg, float(self.cfg["lr_d"]))
         self.schedule = plugin.schedule(self.cfg)
-        self.stream = _BatchStream(plugin.dataset(self.cfg["data"], self.cfg, split="train"),
-                                   int(self.cfg["batch_size"]), seed=seed, rank=self.rank, world=self.world)
+        self.stream = BatchStream(plugin.dataset(self.cfg["data"], self.cfg, split="train"),
+                                  int(self.cfg["batch_size"]), seed=seed, rank=self.rank, world=self.world)
         # training noise: one generator in the same state on every rank (see the module docstring)
         self.noise = torch.Generator(self.device).manual_seed(seed + 1)
         _seed_everything(seed + 1_000_003 * self.rank)  # anything else random (e.g. a plugin's) differs per rank
         self.grid_latent = plugin.latent(int(self.cfg["grid_size"]), self.cfg, device=self.device,
                                          generator=torch.Generator(self.device).manual_seed(seed + 7))
-        self.step = 0
-        self.history: list[dict[str, float]] = []
-        self.evals: list[dict[str, float]] = []
-        self.eval_seconds = 0.0
+        self._ready = True
+        return self
+
+    def _require_setup(self, what: str) -> None:
+        if not self._ready:
+            raise GanError(f"Trainer.{what}() needs Trainer.setup() first (run() calls it)")
 
     # ------------------------------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, Any]:
-        """Full training state: models, EMA, optimisers, RNG, data position, step, config and schedule state."""
-        return {
+        """Full training state: models, EMA, optimisers, RNG, data position, step, config and schedule state, and
+        the callbacks' states under ``"callbacks"`` when the run has callbacks.
+
+        Collective under DDP (every rank's RNG state is gathered): all ranks must call it.
+        """
+        self._require_setup("state_dict")
+        state = {
             "format": 1,
             "kind": "training",
             "step": self.step,
@@ -263,27 +268,22 @@ class Trainer:
             "opt_g": self.opt_g.state_dict(),
             "opt_d": self.opt_d.state_dict(),
             "rng": capture_rng(),
-            "rng_ranks": self._gather_rng(),
+            "rng_ranks": gather_rng_states(self.world),
             "noise": self.noise.get_state(),
             "stream": self.stream.state_dict(),
             "schedule": self.schedule.at(self.step) if self.schedule is not None else {},
         }
-
-    def _gather_rng(self) -> list[dict[str, Any]]:
-        """Every rank's global RNG state, rank order (collective under DDP: all ranks must call it)."""
-        mine = capture_rng()
-        if self.world == 1:
-            return [mine]
-        states: list[Any] = [None] * self.world
-        dist.all_gather_object(states, mine)
-        return states
+        if self.callbacks.has_state:
+            state["callbacks"] = self.callbacks.state_dict()
+        return state
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        """Restore a :meth:`state_dict`, each rank its own RNG state.
+        """Restore a :meth:`state_dict`, each rank its own RNG state, and hand the callbacks their states.
 
         A checkpoint written by another number of ranks (or before per-rank states were stored) restores rank 0's
         state where it can and reseeds the other ranks from the step: training continues, but not bit-exactly.
         """
+        self._require_setup("load_state_dict")
         self.generator.load_state_dict(state["generator"])
         self.discriminator.load_state_dict(state["discriminator"])
         self.ema.load_state_dict(state["ema"])
@@ -305,14 +305,14 @@ class Trainer:
             self.noise.set_state(state["noise"].cpu() if self.device.type == "cpu" else state["noise"])
         else:  # checkpoints from before the shared noise generator: a fresh stream, seeded by the step
             self.noise.manual_seed(int(self.cfg["seed"]) + 1 + self.step)
+        self.callbacks.load_state_dict(state.get("callbacks", {}))
 
     def save(self) -> Path | None:
         """Write ``last.pt`` atomically. Under DDP every rank calls it (the RNG states are gathered), rank 0 writes,
         and no rank returns before the file is complete."""
         state = self.state_dict()
         path = save_checkpoint(state, self.run_dir / LAST) if self.rank == 0 else None
-        if self.world > 1:
-            dist.barrier()
+        barrier(self.world)
         return path
 
     def _latent(self, n: int) -> Tensor:
@@ -336,22 +336,6 @@ class Trainer:
         return translate(x, off[self.rank * n: (self.rank + 1) * n])
 
     # ------------------------------------------------------------------------------------------- step
-    def _sync(self, module: nn.Module) -> None:
-        if self.world == 1:
-            return
-        for p in module.parameters():
-            if p.grad is not None:
-                dist.all_reduce(p.grad)
-                p.grad.div_(self.world)
-
-    def _sync_buffers(self, module: nn.Module) -> None:
-        if self.world == 1:
-            return
-        for b in module.buffers():
-            if b.is_floating_point():
-                dist.all_reduce(b)
-                b.div_(self.world)
-
     def _autocast(self):
         return torch.autocast("cuda", dtype=torch.bfloat16) if self.amp else nullcontext()
 
@@ -363,6 +347,7 @@ class Trainer:
         TrainingDiverged
             If a loss is NaN or infinite (on any rank).
         """
+        self._require_setup("train_step")
         cfg, plugin, loss = self.cfg, self.plugin, self.loss
         sched = self.schedule.at(self.step) if self.schedule is not None else {}
         plugin.apply_schedule(self.generator, self.discriminator, sched)
@@ -394,7 +379,7 @@ class Trainer:
                        if lazy_gp else torch.zeros((), device=self.device))
             self.opt_d.zero_grad(set_to_none=True)
             (loss_d + penalty).backward()
-            self._sync(self.discriminator)
+            all_reduce_mean_(self.discriminator, self.world)
             gn_d = _grad_norm(self.discriminator)
             self.opt_d.step()
             if clip > 0:
@@ -404,11 +389,11 @@ class Trainer:
             loss_g = loss.g_loss(self.discriminator(self._augment(self.generator(z))).float())
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
-        self._sync(self.generator)
+        all_reduce_mean_(self.generator, self.world)
         gn_g = _grad_norm(self.generator)
         self.opt_g.step()
-        self._sync_buffers(self.generator)
-        self._sync_buffers(self.discriminator)
+        all_reduce_buffers_(self.generator, self.world)
+        all_reduce_buffers_(self.discriminator, self.world)
 
         row = {"step": self.step + 1, "loss_d": loss_d.item(), "loss_g": loss_g.item(), "penalty": penalty.item(),
                "d_real": d_real.detach().float().mean().item(), "d_fake": d_fake.detach().float().mean().item(),
@@ -417,11 +402,7 @@ class Trainer:
         # a NaN/Inf gradient can corrupt the weights while every logged loss is still finite (the generator update
         # comes last): such weights must never reach the EMA or a checkpoint
         bad = bad or not (_finite(self.generator) and _finite(self.discriminator))
-        if self.world > 1:
-            flag = torch.tensor([float(bad)], device=self.device)
-            dist.all_reduce(flag)
-            bad = bool(flag.item() > 0)
-        if bad:
+        if any_rank(bad, self.world, self.device):
             raise TrainingDiverged(
                 f"training diverged at step {self.step + 1} (loss {cfg['loss']}: loss_d={row['loss_d']:.4g}, "
                 f"loss_g={row['loss_g']:.4g}, or non-finite weights); stopped, last good checkpoint kept at "
@@ -434,41 +415,57 @@ class Trainer:
     # -------------------------------------------------------------------------------------------- run
     @torch.no_grad()
     def save_grid(self) -> Path:
+        """Draw the EMA generator's grid of the fixed latent into ``samples/step_<step>.png``; returns its path."""
+        self._require_setup("save_grid")
         self.ema.eval()
         with self._autocast():
             samples = self.ema(self.grid_latent).float()
         return self.plugin.save_grid(samples, self.run_dir / "samples" / f"step_{self.step:07d}.png", self.cfg)
 
-    def _evaluate(self) -> None:
+    def _evaluate(self, logger: RunLogger) -> None:
         self.ema.eval()
         t0 = time.perf_counter()
-        row = {"step": self.step, **{k: float(v) for k, v in self.evaluator(self.ema, self.step).items()}}
+        scores = {k: float(v) for k, v in self.evaluator(self.ema, self.step).items()}
         self.eval_seconds += time.perf_counter() - t0
+        row = {"step": self.step, **scores}
         self.evals.append(row)
-        _append_csv(self.run_dir / "evals.csv", row)
-        if self._tb is not None:
-            for k, v in row.items():
-                if k != "step":
-                    self._tb.add_scalar(f"eval/{k}", v, self.step)
+        logger.log_eval(row, self.step)
+        self._evaluated_at = self.step
+        self.callbacks.on_evaluation(self, self.step, dict(scores))
+
+    def _log(self, row: dict[str, float], logger: RunLogger, bar: Any) -> None:
+        self.history.append(row)
+        logger.log_train(row, self.step)
+        if bar is not None:
+            bar.set_postfix(loss_d=f"{row['loss_d']:.3f}", loss_g=f"{row['loss_g']:.3f}")
+
+    def _should_stop(self) -> bool:
+        """The callbacks' vote before the next step, the same on every rank (no collective without callbacks)."""
+        if not self.callbacks:
+            return False
+        return any_rank(self.callbacks.should_stop(self, self.step), self.world, self.device)
 
     def run(self, steps: int | None = None) -> TrainResult:
-        """Train until ``steps`` generator steps in total (default: config ``steps``), checkpointing on the way.
+        """Train until ``steps`` generator steps in total (default: config ``steps``) or until a callback stops the
+        run, checkpointing on the way; calls :meth:`setup` first when it has not run.
+
+        Each step: train, log (every ``log_every`` steps and the last one), ``on_step_end``, evaluate (every
+        ``eval_every`` steps, then ``on_evaluation``), sample grid, checkpoint, then ``should_stop`` before the next
+        step. At the end: the last step logged, ``last.pt``, the final grid and the final evaluation (skipped when
+        the last step was just evaluated).
 
         Returns a :class:`TrainResult`; a divergence is recorded in it (and re-raised when ``raise_on_diverge``
         was asked through :func:`train`).
         """
         total = int(steps if steps is not None else self.cfg["steps"])
         check_positive_int("steps", total)
+        self.setup()
         rank0 = self.rank == 0
-        self._tb = None
+        logger = RunLogger(self.run_dir)
         if rank0:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             (self.run_dir / "config.json").write_text(json.dumps(self.cfg, indent=2, sort_keys=True) + "\n")
-            for name in ("log.csv", "evals.csv"):  # rows a killed run logged after its last checkpoint
-                _truncate_csv(self.run_dir / name, self.step)
-            from torch.utils.tensorboard import SummaryWriter
-
-            self._tb = SummaryWriter(str(self.run_dir / "tb"), purge_step=self.step + 1 if self.step else None)
+            logger.open(self.step)  # drops rows a killed run logged after its last checkpoint
         bar = None
         if rank0 and self.progress:
             from tqdm import tqdm
@@ -476,70 +473,45 @@ class Trainer:
             bar = tqdm(total=total, initial=self.step, desc=f"{self.plugin.name}/{self.cfg['loss']}",
                        dynamic_ncols=True, leave=False)
         result = TrainResult(self.run_dir, self.step)
+        self._evaluated_at = None
+        log_every, every = int(self.cfg["log_every"]), int(self.cfg["eval_every"])
         t0 = time.perf_counter()
         try:
+            last, logged = None, True
             while self.step < total:
+                if self._should_stop():
+                    result.stopped = True
+                    break
                 row = self.train_step()
                 if bar is not None:
                     bar.update(1)
-                if rank0 and (self.step % int(self.cfg["log_every"]) == 0 or self.step == total):
-                    row["seconds"] = time.perf_counter() - t0
-                    self.history.append(row)
-                    _append_csv(self.run_dir / "log.csv", row)
-                    for k, v in row.items():
-                        if k != "step":
-                            self._tb.add_scalar(f"train/{k}", v, self.step)
-                    if bar is not None:
-                        bar.set_postfix(loss_d=f"{row['loss_d']:.3f}", loss_g=f"{row['loss_g']:.3f}")
-                every = int(self.cfg["eval_every"])
+                row["seconds"] = time.perf_counter() - t0
+                last, logged = row, self.step % log_every == 0 or self.step == total
+                if rank0 and logged:
+                    self._log(row, logger, bar)
+                self.callbacks.on_step_end(self, self.step, dict(row))
                 if rank0 and self.evaluator is not None and every and self.step % every == 0 and self.step < total:
-                    self._evaluate()
+                    self._evaluate(logger)
                 if rank0 and int(self.cfg["sample_every"]) and self.step % int(self.cfg["sample_every"]) == 0:
                     self.save_grid()
                 if int(self.cfg["ckpt_every"]) and self.step % int(self.cfg["ckpt_every"]) == 0:
                     self.save()
+            if rank0 and last is not None and not logged:  # a callback stopped the run between two logged steps
+                self._log(last, logger, bar)
             self.save()  # collective under DDP (gathers every rank's RNG state)
             if rank0:
                 self.save_grid()
-                if self.evaluator is not None:
-                    self._evaluate()
+                if self.evaluator is not None and self._evaluated_at != self.step:
+                    self._evaluate(logger)
         except TrainingDiverged as exc:
             result.diverged = str(exc)
         finally:
             if bar is not None:
                 bar.close()
-            if self._tb is not None:
-                self._tb.close()
+            logger.close()
         result.step, result.history, result.evals = self.step, self.history, self.evals
         result.seconds, result.eval_seconds = time.perf_counter() - t0, self.eval_seconds
         return result
-
-
-def _truncate_csv(path: Path, step: int) -> None:
-    if not path.exists():
-        return
-    with open(path, newline="") as fh:
-        rows = list(csv.reader(fh))
-    kept = rows[:1] + [r for r in rows[1:] if r and int(float(r[0])) <= step]
-    if len(kept) != len(rows):
-        with open(path, "w", newline="") as fh:
-            csv.writer(fh).writerows(kept)
-
-
-def _append_csv(path: Path, row: Mapping[str, float]) -> None:
-    new = not path.exists()
-    if not new:
-        with open(path, newline="") as fh:
-            header = next(csv.reader(fh), [])
-        if header != list(row):
-            # a schedule key appeared or a resumed run logs another column set: keep one header per file
-            path.rename(path.with_name(path.stem + f".{int(time.time())}.csv"))
-            new = True
-    with open(path, "a", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(row))
-        if new:
-            writer.writeheader()
-        writer.writerow(row)
 
 
 def _resume_phase(plugin: GanPlugin, cfg: dict[str, Any], out: Path, step: int, config_file: str | Path | None,
@@ -563,10 +535,12 @@ def _resume_phase(plugin: GanPlugin, cfg: dict[str, Any], out: Path, step: int, 
     return {**cfg, **changed}, {"step": step, **{k: [cfg[k], v] for k, v in changed.items()}}
 
 
+
+
 def train(plugin: str, *, data: str, loss: str, out: str | Path, steps: int | None = None,
           config_file: str | Path | None = None, overrides: Mapping[str, Any] | None = None, resume: bool = False,
           evaluator: Callable[[nn.Module, int], Mapping[str, float]] | None = None, progress: bool = True,
-          raise_on_diverge: bool = True) -> TrainResult:
+          raise_on_diverge: bool = True, callbacks: Iterable[object] = ()) -> TrainResult:
     """Train ``plugin`` with ``loss`` on ``data`` into the run folder ``out``.
 
     Parameters
@@ -591,6 +565,8 @@ def train(plugin: str, *, data: str, loss: str, out: str | Path, steps: int | No
         See :class:`Trainer`.
     raise_on_diverge : bool
         Re-raise :class:`TrainingDiverged` (True) or return it in :attr:`TrainResult.diverged`.
+    callbacks : iterable of callbacks, optional
+        :mod:`gan_plugins.training.callbacks` objects; on ``resume`` each gets its state back from ``last.pt``.
 
     Raises
     ------
@@ -617,7 +593,7 @@ def train(plugin: str, *, data: str, loss: str, out: str | Path, steps: int | No
     if steps is not None:
         check_positive_int("steps", steps)
         cfg["steps"] = int(steps)
-    trainer = Trainer(plug, cfg, out, evaluator=evaluator, progress=progress)
+    trainer = Trainer(plug, cfg, out, evaluator=evaluator, progress=progress, callbacks=callbacks).setup()
     if state is not None:
         trainer.load_state_dict(state)
     if phase is not None:  # recorded once the run is built with it

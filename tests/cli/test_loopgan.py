@@ -37,6 +37,7 @@ def test_bad_input_is_one_line(capsys, tmp_path, argv, pattern):
     assert_one_line_error(code, err, pattern)
 
 
+@pytest.mark.slow  # trains: ~18 s on a shared 2-core CPU
 def test_train_resume_sample_evaluate(capsys, tmp_path):
     rundir = str(tmp_path / "run")
     code, out, _ = run(capsys, "train", "dcgan", "--loss", "lsgan", "--out", rundir, "--steps", "2", *TINY)
@@ -70,6 +71,7 @@ def test_plugins_and_pretrained_listing(capsys):
     assert code == 0 and "dcgan-mnist" in [r["name"] for r in json.loads(out)]
 
 
+@pytest.mark.slow  # trains: ~20 s on a shared 2-core CPU
 def test_benchmark_losses_tiny(capsys, tmp_path):
     code, out, _ = run(capsys, "benchmark", "losses", "--losses", "hinge,wgan", "--seeds", "1", "--neighbourhood",
                        "off", "--cap", "2", "--eval-every", "1", "--patience", "2", "--min-improvement", "0.1",

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 import specrep
 from gan_plugins.data.procedural.synth_dataset import write_synth_dataset
 from loopgan_cli.loopgan import main
 
 
+@pytest.mark.slow  # ~9 s on a shared 2-core CPU
 def test_evaluate_audio_dataset_vs_folder(tmp_path, capsys):
     real = write_synth_dataset(tmp_path / "real.npy", n=80, seconds=0.5, seed=0, progress=False)
     other = write_synth_dataset(tmp_path / "other.npy", n=40, seconds=0.5, seed=1, progress=False)
@@ -34,6 +36,7 @@ def test_evaluate_needs_both_sides(tmp_path, capsys):
     assert code == 2 and err.count("\n") == 1 and "--fake" in err
 
 
+@pytest.mark.slow  # ~15 s on a shared 2-core CPU
 def test_sample_changes_rendering_settings_only(tmp_path, capsys):
     from gan_plugins.models.gansynth import plugin
     from gan_plugins.training.trainer import train

@@ -104,7 +104,7 @@ def test_killed_synth_leaves_no_valid_dataset_and_a_rerun_succeeds(tmp_path):
     argv = ["data", "synth", str(out), "--n", "100000", "--seconds", "1", "--chunk", "4", "--no-progress"]
     code = f"import sys; from loopgan_cli.loopgan import main; sys.exit(main({argv!r}))"
     proc = subprocess.Popen([sys.executable, "-c", code])
-    part = tmp_path / "big.npy.part"
+    part = tmp_path / f".big.npy.tmp{proc.pid}"  # specrep.io.AtomicFile's temporary file
     deadline = time.time() + 60
     while time.time() < deadline and not (part.exists() and part.stat().st_size > 200_000):
         time.sleep(0.05)

@@ -47,6 +47,7 @@ def test_demo_bad_input_is_one_line(capsys, tmp_path, argv, pattern):
     assert not (tmp_path / "d").exists()
 
 
+@pytest.mark.slow  # subprocesses: ~8 s on a shared 2-core CPU
 def test_bad_input_from_the_installed_command(tmp_path):
     exe = [sys.executable, "-m", "loopgan_cli.loopgan"]
     proc = subprocess.run(exe + ["walk", "no-such-model", "--seconds", "2", "-o", str(tmp_path / "w.wav")],
@@ -55,6 +56,7 @@ def test_bad_input_from_the_installed_command(tmp_path):
     assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow  # ~6 s on a shared 2-core CPU
 def test_walk_writes_audio_plot_and_json(capsys, tmp_path):
     out, plot = tmp_path / "walk.flac", tmp_path / "walk.png"
     code, stdout, err = run(capsys, "walk", "gansynth-mel-if", "--seconds", "5", "-o", str(out), "--plot", str(plot),

@@ -34,6 +34,7 @@ def _run(argv, capsys):
     return rc, out.out, out.err
 
 
+@pytest.mark.slow  # trains: ~27 s on a shared 2-core CPU
 def test_raw_memmap_trains_samples_evaluates_and_stays_untouched(seed_files, tmp_path, capsys):
     raw = seed_files / "loops.f32"
     flags = ["--shape", f"{N},{SAMPLES}", "--dtype", "float32", "--sample-rate", str(SR)]

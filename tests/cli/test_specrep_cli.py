@@ -13,6 +13,7 @@ def run(capsys, *argv):
     return code, out, err
 
 
+@pytest.mark.slow  # ~4.5 s on a shared 2-core CPU
 def test_roundtrip_json_real_file(tmp_path, capsys):
     wav, png = tmp_path / "back.wav", tmp_path / "rt.png"
     code, out, err = run(capsys, "roundtrip", "example:chord_metronome1", "--chain", "mag-if", "--sample-rate", "16000",
@@ -34,6 +35,7 @@ def test_roundtrip_magnitude_only_chain(capsys):
     assert json.loads(out)["spectral_convergence_db"] < -18.0
 
 
+@pytest.mark.slow  # ~15 s on a shared 2-core CPU
 def test_analyze_and_chains(tmp_path, capsys):
     png = tmp_path / "an.png"
     code, out, _ = run(capsys, "analyze", "example:voice", "--plot", str(png), "--json")

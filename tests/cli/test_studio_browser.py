@@ -13,14 +13,15 @@ from test_demo_report import _chromium  # the demo report test's browser set-up 
 
 from gan_plugins.apps.studio import StudioServer
 from gan_plugins.apps.studio.state import ModelSession
-from gan_plugins.io.model import load_generator
+from gan_plugins.io.model import load_model
 
+pytestmark = pytest.mark.slow  # drives a headless browser
 MODEL = "gansynth-mel-gl"
 
 
 @pytest.fixture(scope="module")
 def studio():
-    session = ModelSession(MODEL, *load_generator(MODEL), key=("browser-test",), n_components=4)
+    session = ModelSession(MODEL, load_model(MODEL), key=("browser-test",), n_components=4)
     server = StudioServer([session], port=0).start()
     yield server, session
     server.stop()

@@ -105,3 +105,90 @@ def test_seed_reaches_pghi_noise_phase(recordings):
     assert (out[0] - out[1]).abs().max() > 1e-3
     mag = Fn.stft(wave, P).abs()
     assert not torch.equal(specrep.pghi(mag, P, tol=0.5, seed=0), specrep.pghi(mag, P, tol=0.5, seed=1))
+
+
+# One fast Griffin-Lim iteration against the textbook projection stft(istft(X)) of specrep.functional: the padded-domain
+# loop re-imposes the padding by one gather (reflection for "center" + reflect, zeros otherwise) and must land on the
+# same spectrum. Odd lengths (not a multiple of the hop) exercise the end of the reflection.
+LAYOUTS = {
+    "center-reflect": specrep.STFTParams(16000, 1024, 256),
+    "center-constant": specrep.STFTParams(16000, 1024, 256, pad_mode="constant"),
+    "center-nyquist-dropped": specrep.STFTParams(16000, 512, 256, drop_nyquist=True),
+    "front": specrep.STFTParams(16000, 2048, 512, padding="front", drop_dc=True),
+}
+
+
+def _textbook(mag, phase, params, length):
+    """One Griffin-Lim iteration, the textbook way: the phase of stft(istft(mag e^{i phase})), then the wave."""
+    rebuilt = Fn.stft(Fn.istft(torch.polar(mag, phase), params, length=length), params)
+    return rebuilt, Fn.istft(mag * torch.sgn(rebuilt), params, length=length)
+
+
+def _rel(a, b):
+    return ((a - b).abs().pow(2).mean().sqrt() / b.abs().pow(2).mean().sqrt()).item()
+
+
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+def test_one_fgla_iteration_is_the_textbook_projection(recordings, layout):
+    params = LAYOUTS[layout]
+    wave = recordings["guitar_chord1"][:24100]
+    length = wave.shape[-1]
+    mag = Fn.stft(wave, params).abs()
+    phase = specrep.phase.random_phase(mag.shape, torch.Generator().manual_seed(0))
+    rebuilt, expected = _textbook(mag, phase, params, length)
+    ours = specrep.griffin_lim(mag, params, n_iter=1, momentum=0.0, init=phase, length=length)
+    assert _rel(ours, expected) < 1e-5
+    # the projection itself, in both arithmetics (torch.fft, and the DFT matrices an ONNX graph holds)
+    angles = torch.view_as_real(torch.polar(torch.ones_like(mag), phase))
+    full = params.n_fft // 2 + 1
+    edge = (1, 0) if params.drop_dc else (0, 1) if params.drop_nyquist else (0, 0)
+    pairs = torch.nn.functional.pad((angles * mag[..., None]).transpose(0, 1), (0, 0, *edge))[None]  # frame-major
+    assert pairs.shape[-2] == full
+    cut = slice(edge[0], full - edge[1])
+    for dft in (False, True):
+        domain = specrep.phase.fgla_domain(params, mag.shape[-1], length, dft=dft)
+        projected = specrep.phase.fgla_projection(pairs, params, domain)[0, :, cut].transpose(0, 1)
+        assert _rel(torch.view_as_complex(projected.contiguous()), rebuilt) < 1e-5, dft
+
+
+def test_fgla_in_real_arithmetic_follows_the_fft_loop(recordings):
+    # The DFT-matrix arithmetic (what an exported ONNX graph runs) against torch.fft, 8 momentum iterations from the
+    # same phase, on a real recording with the Nyquist row dropped (pinned to zero in both)
+    params = LAYOUTS["center-nyquist-dropped"]
+    wave = recordings["voice"][:16000]
+    mag = Fn.stft(wave, params).abs()
+    angles = torch.view_as_real(torch.polar(torch.ones_like(mag), specrep.phase.random_phase(mag.shape)))
+    out = {}
+    for dft in (False, True):
+        domain = specrep.phase.fgla_domain(params, mag.shape[-1], 16000, dft=dft)
+        out[dft] = specrep.phase.fgla(mag, angles, params, domain, n_iter=8, momentum=0.99)
+    assert out[True].shape == (*mag.shape, 2)
+    torch.testing.assert_close(out[True].norm(dim=-1), torch.ones_like(mag))  # unit phasors
+    assert _rel(out[True] * mag[..., None], out[False] * mag[..., None]) < 1e-4
+
+
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+def test_real_arithmetic_stft_pair_matches_torch(recordings, layout):
+    params = LAYOUTS[layout]
+    wave = recordings["chord_metronome1"][:20050]
+    synth, analysis = Fn.dft_bases(params, dtype=torch.float64)
+    spec = Fn.stft(wave.double(), params)
+    pairs = Fn.stft_dft(wave, params, analysis)
+    assert pairs.dtype == torch.float64 and pairs.shape == (*spec.shape, 2)
+    assert _rel(torch.view_as_complex(pairs), spec) < 1e-12
+    back = Fn.istft_dft(pairs, params, synth, length=wave.shape[-1])
+    assert _rel(back, Fn.istft(spec, params, length=wave.shape[-1])) < 1e-9  # front: its tail divides by ~1e-11
+    if not (params.drop_dc or params.drop_nyquist):  # a lossless layout: the pair round-trips the recording
+        assert _rel(back, wave.double()) < 1e-12
+
+
+def test_fgla_validates():
+    params = LAYOUTS["center-reflect"]
+    mag = torch.ones(513, 10)
+    domain = specrep.phase.fgla_domain(params, 10, 9 * 256)
+    with pytest.raises(specrep.ParameterError, match="angles"):
+        specrep.phase.fgla(mag, torch.ones(513, 10), params, domain, n_iter=1, momentum=0.5)
+    with pytest.raises(specrep.ParameterError, match="momentum"):
+        specrep.phase.fgla(mag, torch.ones(513, 10, 2), params, domain, n_iter=1, momentum=1.0)
+    with pytest.raises(specrep.ParameterError, match="n_frames"):
+        specrep.phase.fgla_domain(params, 0, 256)

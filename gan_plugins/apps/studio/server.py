@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ipaddress
 import threading
-from pathlib import Path
 
 import torch
 
@@ -20,19 +19,16 @@ def load_sessions(refs: list[str], *, device: str | torch.device = "cpu", histor
                   n_components: int = 8) -> list[ModelSession]:
     """One :class:`ModelSession` per bundled name, run folder or checkpoint in ``refs`` (at most
     :data:`MAX_MODELS`), each named after the bundled name or the run folder / checkpoint stem."""
-    from gan_plugins.io.model import load_generator, resolve_checkpoint
+    from gan_plugins.io.model import load_model
 
     if not 1 <= len(refs) <= MAX_MODELS:
         raise StudioError(f"give 1 to {MAX_MODELS} models, not {len(refs)}")
     sessions = []
     for ref in refs:
-        path = resolve_checkpoint(ref)
-        given = Path(ref)
-        name = str(ref) if not given.exists() else given.name if given.is_dir() else given.stem
-        plugin, generator, cfg = load_generator(ref, device=device)
-        stat = path.stat()
-        sessions.append(ModelSession(name, plugin, generator, cfg, key=(str(path.resolve()), stat.st_size,
-                                                                        stat.st_mtime_ns),
+        model = load_model(ref, device=device)
+        stat = model.path.stat()
+        sessions.append(ModelSession(model.name, model, key=(str(model.path.resolve()), stat.st_size,
+                                                             stat.st_mtime_ns),
                                      history_size=history_size, n_components=n_components))
     return sessions
 

@@ -21,6 +21,7 @@ import torch
 from torch import Tensor
 
 from gan_plugins.errors import GanError
+from gan_plugins.io.model import Model, NotAnAudioModel
 from gan_plugins.latent.walks import SplineWalk, slerp
 
 __all__ = ["DIRECTIONS_CACHE_SIZE", "Directions", "Entry", "ModelSession", "StudioError", "WalkResult",
@@ -167,8 +168,8 @@ class ModelSession:
     ----------
     name : str
         What requests call it.
-    plugin, generator, config
-        As returned by :func:`gan_plugins.pretrained.load_generator` (an audio plugin).
+    model : Model
+        An audio model (:func:`gan_plugins.io.model.load_model`).
     key : tuple
         Identifies the weights (e.g. the checkpoint path, size and mtime) for the directions cache.
     history_size : int in [2, 1024]
@@ -182,21 +183,21 @@ class ModelSession:
     #: bounds of one slider (standard deviations of its principal component)
     SLIDER_RANGE = 3.0
 
-    def __init__(self, name: str, plugin, generator, config: dict[str, Any], *, key: tuple = (),
-                 history_size: int = 64, n_components: int = 8, max_walks: int = 4) -> None:
-        if getattr(plugin, "output_kind", "") != "audio" or not hasattr(plugin, "render"):
-            raise StudioError(f"{name} is a {getattr(plugin, 'name', plugin)} model; the studio needs an audio model")
+    def __init__(self, name: str, model: Model, *, key: tuple = (), history_size: int = 64, n_components: int = 8,
+                 max_walks: int = 4) -> None:
+        try:
+            model.require_audio("the studio")
+        except NotAnAudioModel as exc:
+            raise StudioError(str(exc)) from None
         if not 2 <= history_size <= 1024:
             raise StudioError(f"history_size={history_size} must be in [2, 1024]")
         if not 1 <= max_walks <= 64:
             raise StudioError(f"max_walks={max_walks} must be in [1, 64]")
-        self.name, self.plugin, self.generator, self.config = name, plugin, generator, config
-        self.z_dim = int(config["z_dim"])
-        self.sample_rate = int(config["sample_rate"])
-        self.loop_samples = int(config["loop_samples"])
+        self.name, self.model = name, model
+        self.z_dim, self.sample_rate, self.loop_samples = model.z_dim, model.sample_rate, model.loop_samples
         self.n_components = min(int(n_components), self.z_dim)
         self.history_size, self.max_walks = history_size, max_walks
-        self.device = next(generator.parameters()).device
+        self.device = model.device
         self._key = (*key, str(self.device), self.n_components)
         self._history: OrderedDict[int, Entry] = OrderedDict()
         self._walks: OrderedDict[int, WalkResult] = OrderedDict()
@@ -207,14 +208,15 @@ class ModelSession:
 
     # ----------------------------------------------------------------------------------------------- read-outs
     def info(self) -> dict[str, Any]:
-        return {"name": self.name, "plugin": self.plugin.name, "representation": self.config.get("representation"),
+        return {"name": self.name, "plugin": self.model.plugin.name,
+                "representation": self.model.config.get("representation"),
                 "z_dim": self.z_dim, "sample_rate": self.sample_rate, "loop_samples": self.loop_samples,
                 "components": self.n_components, "slider_range": self.SLIDER_RANGE,
                 "history_size": self.history_size, "device": str(self.device)}
 
     def directions(self) -> Directions:
         """The model's GANSpace directions (computed on first use, then cached in memory)."""
-        return _cached_directions(self._key, self.generator, self.z_dim, self.n_components)
+        return _cached_directions(self._key, self.model.generator, self.z_dim, self.n_components)
 
     def entry(self, entry_id: int) -> Entry:
         with self._lock:
@@ -237,18 +239,19 @@ class ModelSession:
 
     # ---------------------------------------------------------------------------------------------- generation
     def _render(self, z: Tensor) -> tuple[np.ndarray, np.ndarray]:
-        """Latents ``(n, z_dim)`` -> waves ``(n, loop_samples)`` and spectrograms ``(n, rows, frames)`` uint8."""
-        with torch.no_grad():
-            feats = self.generator(z.to(self.device))
-            waves = self.plugin.render(feats, self.config).float().cpu().numpy()
-        spec = ((feats[:, 0].float().clamp(-1, 1) + 1.0) * 127.5).round().to(torch.uint8).cpu().numpy()
+        """Latents ``(n, z_dim)`` -> waves ``(n, loop_samples)`` (each rescaled into [-1, 1] by its own peak: a
+        loop is heard alone) and spectrograms ``(n, rows, frames)`` uint8."""
+        feats = self.model.generate(z)
+        waves = self.model.render(feats, rescale=True).numpy()
+        spec = ((feats[:, 0].clamp(-1, 1) + 1.0) * 127.5).round().to(torch.uint8).numpy()
         return waves, spec
 
     def _add(self, z: Tensor, origins: list[dict[str, Any]]) -> list[Entry]:
-        from gan_plugins.latent.analysis import loop_descriptors
+        from gan_plugins.metrics.audio import LOOP_DESCRIPTORS, loop_descriptors
 
         waves, specs = self._render(z)
         desc = loop_descriptors(waves, self.sample_rate)
+        desc = {name: desc[name] for name, _ in LOOP_DESCRIPTORS}  # the six read-outs
         out = []
         with self._lock:
             for i in range(z.shape[0]):
@@ -263,7 +266,7 @@ class ModelSession:
     def draw(self, count: int, seed: int | None = None) -> list[Entry]:
         """``count`` loops from random latents (``seed``: reproducible; default the next of the session's seeds)."""
         seed = next(self._seeds) if seed is None else int(seed)
-        z = self.plugin.latent(count, self.config, generator=torch.Generator().manual_seed(seed)).cpu()
+        z = self.model.latent(count, seed=seed)
         return self._add(z, [{"kind": "draw", "seed": seed, "index": i} for i in range(count)])
 
     def edit(self, base: int, sliders: list[float]) -> Entry:
@@ -287,8 +290,7 @@ class ModelSession:
         anchors = torch.stack([self.entry(i).z for i in entries])
         walk = _AnchorWalk(anchors, step_seconds=step_seconds)
         seconds = (len(entries) - 1) * step_seconds + self.loop_samples / self.sample_rate
-        with torch.no_grad():
-            rendered = render_walk(self.plugin, self.generator, self.config, walk, seconds, progress=False)
+        rendered = render_walk(self.model, walk, seconds, progress=False)
         with self._lock:
             result = WalkResult(next(self._walk_ids), rendered.wave.astype(np.float32), list(entries),
                                 round(rendered.seconds, 3))

@@ -31,9 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gan_plugins.errors import GanError
-from specrep.errors import ParameterError
 
-__all__ = ["DESCRIPTOR_FORMAT", "SourceSpec", "is_descriptor", "read_descriptor", "write_descriptor",
+__all__ = ["DESCRIPTOR_FORMAT", "SourceSpec", "is_descriptor", "read_descriptor",
            "describes_itself", "flags_for"]
 
 DESCRIPTOR_FORMAT = "loopgan-source"
@@ -127,46 +126,6 @@ def read_descriptor(path: str | os.PathLike) -> SourceSpec:
                                     or sample_rate <= 0):
         raise DescriptorError(f"{path}: sample_rate={sample_rate!r} must be a positive integer (Hz)")
     return SourceSpec(data, None if shape is None else (shape[0], shape[1]), dtype, offset, sample_rate)
-
-
-def write_descriptor(out: str | os.PathLike, data: str | os.PathLike, *, shape=None, dtype=None, offset: int = 0,
-                     sample_rate: int) -> Path:
-    """Describe ``data`` (a bare ``.npy`` or a raw memmap) in the descriptor ``out`` after checking it opens.
-
-    The data path is stored relative to ``out``'s folder when both lie on one drive, so the pair can move
-    together; the data itself is never read beyond its header, copied or modified.
-
-    Returns
-    -------
-    Path
-        ``out``.
-    """
-    from .storage import open_loops
-
-    out, data = Path(out), Path(data)
-    if out.suffix.lower() != ".json":
-        raise ParameterError(f"{out}: a source descriptor must be named *.json")
-    if out.resolve() == data.resolve():
-        raise ParameterError(f"{out}: the descriptor would overwrite its own data file")
-    if sample_rate is None:
-        raise ParameterError("a source descriptor needs the sample rate")
-    if is_descriptor(data):
-        raise ParameterError(f"{data}: is already a descriptor")
-    if shape is None and dtype is None and data.suffix == ".npy" and data.with_suffix(".json").is_file():
-        raise ParameterError(f"{data}: has a sidecar and opens by itself; it needs no descriptor")
-    _, info = open_loops(data, shape=shape, dtype=dtype, offset=offset, sample_rate=sample_rate)
-    try:
-        target = os.path.relpath(data.resolve(), out.resolve().parent)
-    except ValueError:  # another drive (Windows)
-        target = str(data.resolve())
-    meta = {"format": DESCRIPTOR_FORMAT, "version": DESCRIPTOR_VERSION, "path": Path(target).as_posix(),
-            "shape": None if shape is None else [info.n, info.samples], "dtype": None if dtype is None else info.dtype,
-            "offset": int(offset), "sample_rate": int(sample_rate)}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".part")
-    tmp.write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
-    os.replace(tmp, out)
-    return out
 
 
 def describes_itself(path: str | os.PathLike) -> bool:

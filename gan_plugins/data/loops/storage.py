@@ -33,8 +33,9 @@ import numpy as np
 
 from gan_plugins.errors import GanError
 from specrep.errors import ParameterError, check_positive_int
+from specrep.io import AtomicFile, atomic_write, remove_stale_temps
 
-from .source import is_descriptor, read_descriptor
+from .source import DESCRIPTOR_FORMAT, DESCRIPTOR_VERSION, is_descriptor, read_descriptor
 
 FORMAT = "loopgan-loops"
 VERSION = 1
@@ -80,8 +81,10 @@ def to_float(rows: np.ndarray) -> np.ndarray:
 class LoopWriter:
     """Write a loop dataset incrementally with constant memory.
 
-    Rows go straight to ``NAME.npy.part``; nothing under the final names changes until :meth:`commit`. Use as a
-    context manager: leaving the block by an exception calls :meth:`abort` (the partial file is deleted).
+    Rows go straight to a temporary file beside the target (:class:`specrep.io.AtomicFile`: ``.NAME.npy.tmp<pid>``);
+    nothing under the final names changes until :meth:`commit`. Use as a context manager: leaving the block by an
+    exception calls :meth:`abort` (the partial file is deleted). The temporary files of writers killed mid-write
+    (no live process) are deleted by the next commit to the same path.
 
     Parameters
     ----------
@@ -117,10 +120,8 @@ class LoopWriter:
         self._item_source: list[int] = []
         self._item_offset: list[float] = []
         self._labels: list = []
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._tmp = self.path.with_name(self.path.name + ".part")
-        self._file = open(self._tmp, "wb")  # closed by commit() or abort()
-        self._file.write(_header(self.dtype, 0, samples))
+        self._data: AtomicFile | None = AtomicFile(self.path, "wb")  # committed by commit(), or aborted
+        self._data.file.write(_header(self.dtype, 0, samples))
 
     def append(self, waves: np.ndarray, *, sources=None, offsets=None, labels=None) -> None:
         """Append loops.
@@ -136,7 +137,7 @@ class LoopWriter:
         labels : sequence of (dict or None), length k, optional
             JSON-serialisable label of each loop.
         """
-        if self._file is None:
+        if self._data is None:
             raise DatasetError(f"{self.path}: writer is already closed")
         waves = np.asarray(waves)
         if waves.ndim != 2 or waves.shape[1] != self.samples:
@@ -147,7 +148,7 @@ class LoopWriter:
                 raise ParameterError(f"{name} has {len(seq)} entries for {k} loops")
         if not np.isfinite(waves).all():
             raise ParameterError("waves contain NaN or Inf samples")
-        self._file.write(np.ascontiguousarray(to_storage(waves, self.dtype.name)).tobytes())
+        self._data.file.write(np.ascontiguousarray(to_storage(waves, self.dtype.name)).tobytes())
         for i in range(k):
             src = None if sources is None else sources[i]
             self._item_source.append(-1 if src is None else self._sources.setdefault(str(src), len(self._sources)))
@@ -157,39 +158,41 @@ class LoopWriter:
 
     def commit(self) -> Path:
         """Finish the header, flush to disk, and move data then sidecar into place. Returns the ``.npy`` path."""
-        if self._file is None:
+        if self._data is None:
             raise DatasetError(f"{self.path}: writer is already closed")
         if self.n == 0:
             self.abort()
             raise DatasetError(f"{self.path}: no loops to write")
-        self._file.seek(0)
-        self._file.write(_header(self.dtype, self.n, self.samples))
-        self._file.flush()
-        os.fsync(self._file.fileno())
-        self._file.close()
-        self._file = None
-        side = sidecar_path(self.path)
-        side_tmp = side.with_name(side.name + ".part")
+        data, self._data = self._data, None
+        data.file.seek(0)
+        data.file.write(_header(self.dtype, self.n, self.samples))
+        data.file.flush()
         meta = {
             "format": FORMAT, "version": VERSION, "n": self.n, "samples": self.samples,
             "dtype": self.dtype.name, "sample_rate": self.sample_rate,
-            "seconds": self.samples / self.sample_rate, "npy_bytes": os.path.getsize(self._tmp),
+            "seconds": self.samples / self.sample_rate, "npy_bytes": os.fstat(data.file.fileno()).st_size,
             "created_by": self.created_by, "settings": self.settings,
             "source_files": list(self._sources), "item_source": self._item_source,
             "item_offset_s": self._item_offset, "labels": self._labels, "stats": None,
         }
-        _write_json(side_tmp, meta)
-        side.unlink(missing_ok=True)  # from here until the last rename no valid-looking pair exists
-        os.replace(self._tmp, self.path)
-        os.replace(side_tmp, side)
+        side = sidecar_path(self.path)
+        try:
+            with atomic_write(side, "w") as fh:
+                json.dump(meta, fh, separators=(",", ":"))
+                side.unlink(missing_ok=True)  # from here until the data's rename no valid-looking pair exists
+                data.commit()
+        except BaseException:
+            data.abort()  # a no-op once committed
+            raise
+        remove_stale_temps(self.path)
+        remove_stale_temps(side)
         return self.path
 
     def abort(self) -> None:
         """Close and delete the partial file (the destination is untouched)."""
-        if self._file is not None:
-            self._file.close()
-            self._file = None
-        self._tmp.unlink(missing_ok=True)
+        if self._data is not None:
+            self._data.abort()
+            self._data = None
 
     def __enter__(self) -> LoopWriter:
         return self
@@ -197,15 +200,8 @@ class LoopWriter:
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is not None:
             self.abort()
-        elif self._file is not None:
+        elif self._data is not None:
             self.commit()
-
-
-def _write_json(path: Path, obj) -> None:
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(obj, f, separators=(",", ":"))
-        f.flush()
-        os.fsync(f.fileno())
 
 
 @dataclass
@@ -350,3 +346,39 @@ def read_sidecar(path: str | os.PathLike) -> dict:
     if not isinstance(meta, dict) or meta.get("format") != FORMAT or any(k not in meta for k in needed):
         raise DatasetError(f"{side}: not a {FORMAT} sidecar (needs {', '.join(needed)})")
     return meta
+
+
+def write_descriptor(out: str | os.PathLike, data: str | os.PathLike, *, shape=None, dtype=None, offset: int = 0,
+                     sample_rate: int) -> Path:
+    """Describe ``data`` (a bare ``.npy`` or a raw memmap) in the descriptor ``out`` after checking it opens.
+
+    The data path is stored relative to ``out``'s folder when both lie on one drive, so the pair can move
+    together; the data itself is never read beyond its header, copied or modified.
+
+    Returns
+    -------
+    Path
+        ``out``.
+    """
+    out, data = Path(out), Path(data)
+    if out.suffix.lower() != ".json":
+        raise ParameterError(f"{out}: a source descriptor must be named *.json")
+    if out.resolve() == data.resolve():
+        raise ParameterError(f"{out}: the descriptor would overwrite its own data file")
+    if sample_rate is None:
+        raise ParameterError("a source descriptor needs the sample rate")
+    if is_descriptor(data):
+        raise ParameterError(f"{data}: is already a descriptor")
+    if shape is None and dtype is None and data.suffix == ".npy" and data.with_suffix(".json").is_file():
+        raise ParameterError(f"{data}: has a sidecar and opens by itself; it needs no descriptor")
+    _, info = open_loops(data, shape=shape, dtype=dtype, offset=offset, sample_rate=sample_rate)
+    try:
+        target = os.path.relpath(data.resolve(), out.resolve().parent)
+    except ValueError:  # another drive (Windows)
+        target = str(data.resolve())
+    meta = {"format": DESCRIPTOR_FORMAT, "version": DESCRIPTOR_VERSION, "path": Path(target).as_posix(),
+            "shape": None if shape is None else [info.n, info.samples], "dtype": None if dtype is None else info.dtype,
+            "offset": int(offset), "sample_rate": int(sample_rate)}
+    with atomic_write(out, "w") as fh:
+        fh.write(json.dumps(meta, indent=1) + "\n")
+    return out

@@ -3,8 +3,9 @@
 The onset envelope is specrep's spectral flux (:func:`specrep.descriptors.onset_strength` on
 :func:`specrep.descriptors.magnitude`, hop 256 as the rhythm metrics use). Three steps:
 
-1. **Tempo** — a comb over the envelope's autocorrelation (the rhythm metrics' ``_autocorrelation``): each
-   candidate tempo on a 0.1 % grid in 60-200 BPM sums the autocorrelation at its first 16 beat lags (interpolated,
+1. **Tempo** — a comb over the envelope's autocorrelation (the rhythm metrics'
+   :func:`~gan_plugins.metrics.audio.envelope_autocorrelation`): each candidate tempo on a 0.1 % grid in 60-200 BPM
+   sums the autocorrelation at its first 16 beat lags (interpolated,
    up to 4 bars), weighted by the rhythm metrics' log-normal tempo prior (centre 120 BPM, one octave wide, as
    librosa's). A tempo twice too slow misses the odd beats and one twice too fast
    pays for its off-beat lags, so several multiples settle the octave better than the single highest lag; lags of
@@ -26,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from gan_plugins.metrics.audio import _HOP, _autocorrelation
+from gan_plugins.metrics.audio import HOP, N_FFT, envelope_autocorrelation
 from specrep import descriptors as D
 from specrep.errors import ParameterError, check_positive_int
 
@@ -93,12 +94,12 @@ def onset_envelopes(wave: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.
     if x.ndim != 1:
         raise ParameterError(f"wave of shape {tuple(x.shape)} must be mono (time,)")
     with torch.no_grad():
-        mag, params = D.magnitude(x, sample_rate, n_fft=1024, hop_length=_HOP)
+        mag, params = D.magnitude(x, sample_rate, n_fft=N_FFT, hop_length=HOP)
         onset = D.onset_strength(mag).numpy().astype(np.float64)
         logmag = torch.log(mag + 1e-5).numpy()
     edges = np.unique(np.geomspace(2, logmag.shape[0], BANDS + 1).astype(int))
     logbands = np.stack([logmag[a:b].mean(0) for a, b in zip(edges[:-1], edges[1:], strict=True)])
-    return onset, logbands.astype(np.float64), sample_rate / _HOP
+    return onset, logbands.astype(np.float64), sample_rate / HOP
 
 
 def _interp(values: np.ndarray, positions: np.ndarray) -> np.ndarray:
@@ -134,8 +135,8 @@ def estimate_tempo(onset: np.ndarray, sample_rate: int, *, beats: int = 16, min_
     env = torch.as_tensor(np.asarray(onset, dtype=np.float32))[None]
     if env.shape[-1] < 8 or float(env.std()) == 0.0:
         raise ParameterError("the onset envelope is flat or too short: no tempo to estimate")
-    ac = _autocorrelation(env, sample_rate)[0][0].numpy().astype(np.float64)
-    fps = sample_rate / _HOP
+    ac = envelope_autocorrelation(env, sample_rate)[0][0].numpy().astype(np.float64)
+    fps = sample_rate / HOP
     tempos = min_bpm * np.exp(np.arange(0.0, math.log(max_bpm / min_bpm), 0.001))
     period = 60.0 * fps / tempos                                  # frames per beat, per candidate
     lags = period[:, None] * np.arange(1, beats + 1)[None, :]

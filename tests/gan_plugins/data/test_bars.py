@@ -37,6 +37,7 @@ def drum_folder(tmp_path_factory):
     return root, truth
 
 
+@pytest.mark.slow  # renders 15 drum loops (module fixture): ~22 s
 def test_tempo_within_two_percent_on_most_loops(drum_folder):
     root, truth = drum_folder
     right = octave = 0
@@ -48,6 +49,7 @@ def test_tempo_within_two_percent_on_most_loops(drum_folder):
     assert right >= 0.85 * len(truth), f"{right}/{len(truth)} within 2 % ({octave} octave errors)"
 
 
+@pytest.mark.slow  # the 15-loop fixture and a prepare run
 def test_prepare_bars_every_loop_is_exactly_one_bar(drum_folder, tmp_path, capsys):
     root, truth = drum_folder
     out = tmp_path / "bars.npy"
@@ -138,6 +140,7 @@ def test_bar_starts_whole_slices_only():
     assert grid.bar_starts(2.0).size == 0
 
 
+@pytest.mark.slow  # the 15-loop fixture and a prepare run
 def test_sidecar_round_trips_labels(drum_folder, tmp_path):
     root, _ = drum_folder
     out = tmp_path / "two.npy"

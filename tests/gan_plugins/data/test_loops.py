@@ -2,6 +2,8 @@
 
 import json
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -60,6 +62,29 @@ def test_killed_writer_never_looks_valid(tmp_path):
     with pytest.raises(DatasetError, match="no such dataset"):
         LoopDataset(path)
     w.abort()
+
+
+def test_failed_overwrite_keeps_the_previous_dataset_and_a_commit_clears_dead_writers_files(tmp_path):
+    path = tmp_path / "d.npy"
+    with LoopWriter(path, samples=100, sample_rate=8000) as w:
+        w.append(_waves(2))
+    with pytest.raises(RuntimeError):
+        with LoopWriter(path, samples=100, sample_rate=8000) as w:
+            w.append(_waves(5, seed=1))
+            raise RuntimeError("interrupted")
+    np.testing.assert_array_equal(open_loops(path)[0], _waves(2).astype(np.float32))
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()  # reaped: its pid names no process, as a writer killed mid-write
+    for name in (f".d.npy.tmp{dead.pid}", f".d.json.tmp{dead.pid}"):
+        (tmp_path / name).write_bytes(b"half a dataset")
+    with LoopWriter(path, samples=100, sample_rate=8000) as w:
+        w.append(_waves(3))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.json", "d.npy"]
+    assert open_loops(path)[1].n == 3
+    with pytest.raises(TypeError):  # the sidecar cannot be written: the data's temporary file goes too
+        with LoopWriter(tmp_path / "e.npy", samples=100, sample_rate=8000, settings={"x": object()}) as w:
+            w.append(_waves(1))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.json", "d.npy"]
 
 
 def test_interrupted_overwrite_between_renames_is_refused(tmp_path, monkeypatch):
@@ -131,7 +156,7 @@ def test_writer_rejects_bad_input(tmp_path):
         w.append(np.zeros((1, 10)))
     with pytest.raises(DatasetError, match="no loops"):
         LoopWriter(tmp_path / "e.npy", samples=10, sample_rate=8000).commit()
-    assert not (tmp_path / "e.npy.part").exists()
+    assert not list(tmp_path.glob(".e.npy.tmp*"))
 
 
 def _int16_dataset(tmp_path, n=12):

@@ -5,12 +5,13 @@ import json
 import numpy as np
 import pytest
 
-from gan_plugins.data.loops.plots import log_spectrogram
 from gan_plugins.data.procedural.generator import synthesize_loops
 from gan_plugins.data.procedural.patterns import draw_pattern, realise, step_positions
 from gan_plugins.data.procedural.styles import STYLES, parse_template
 from gan_plugins.data.procedural.tonal import Patch, render_notes
 from specrep.errors import ParameterError
+from specrep.params import STFTParams
+from specrep.plotting import spectrogram_db
 
 SR = 16000
 
@@ -69,7 +70,7 @@ def test_style_subset_and_normalized_tempo():
 def _beat_score(audio: np.ndarray, bpm: float) -> float:
     """Mean normalised autocorrelation of the spectral-flux onset envelope at 1, 2 and 3 beat periods."""
     hop = 64
-    spec = log_spectrogram(audio, n_fft=512, hop=hop)
+    spec = spectrogram_db(audio, STFTParams(SR, 512, hop))
     flux = np.maximum(np.diff(spec, axis=1), 0.0).sum(axis=0)
     flux = flux - flux.mean()
     frames_per_beat = 60.0 / bpm * SR / hop

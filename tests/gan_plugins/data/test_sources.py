@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from gan_plugins.data.loops.dataset import LoopDataset
-from gan_plugins.data.loops.source import DescriptorError, flags_for, read_descriptor, write_descriptor
-from gan_plugins.data.loops.storage import DatasetError, open_loops
+from gan_plugins.data.loops.source import DescriptorError, flags_for, read_descriptor
+from gan_plugins.data.loops.storage import DatasetError, open_loops, write_descriptor
 from gan_plugins.data.procedural.synth_dataset import write_synth_dataset
 from specrep.errors import ParameterError
 

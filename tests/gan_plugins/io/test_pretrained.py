@@ -46,6 +46,7 @@ def test_cnn_reads_all_ten_classes_with_high_confidence(samples):
         assert np.median(conf[pred == c]) > 0.93, (c, np.median(conf[pred == c]))
 
 
+@pytest.mark.slow  # ~4.5 s on a shared 2-core CPU
 def test_independent_pixel_knn_agrees(samples):
     neighbors = pytest.importorskip("sklearn.neighbors")
     real = MnistDataset(split="all")

@@ -47,6 +47,7 @@ def test_bundled_and_documented(name):
     assert info["steps"] == step >= 3000  # the description names the step the weights were taken at
 
 
+@pytest.mark.slow  # renders loops of every bundled model (module fixture): 10-21 s each
 def test_loops_are_valid_audio(model):
     _, loops = model
     assert len(loops) == 32
@@ -55,6 +56,7 @@ def test_loops_are_valid_audio(model):
         assert np.isfinite(wave).all() and np.abs(wave).max() <= 1.0 and np.abs(wave).max() > 0.05
 
 
+@pytest.mark.slow  # the same rendered loops of every bundled model
 def test_loops_have_a_steady_beat(model):
     name, loops = model
     waves = np.stack([w for w, _ in loops])

@@ -89,16 +89,14 @@ def test_bad_crossfade_is_refused():
 
 @pytest.fixture(scope="module")
 def mel_if():
-    from gan_plugins.io.model import load_generator
+    from gan_plugins.io.model import load_model
 
-    return load_generator("gansynth-mel-if")
+    return load_model("gansynth-mel-if")
 
 
 @pytest.fixture(scope="module")
 def walk_render(mel_if):
-    plugin, generator, cfg = mel_if
-    return render_walk(plugin, generator, cfg, make_walk("spline", int(cfg["z_dim"]), seed=0), 8.0,
-                       progress=False)
+    return render_walk(mel_if, make_walk("spline", mel_if.z_dim, seed=0), 8.0, progress=False)
 
 
 def test_bundled_walk_has_no_click_at_any_join(walk_render):
@@ -146,8 +144,7 @@ def test_consecutive_walk_loops_are_neighbours(walk_render, mel_if):
     cos = (z[1:] * z[:-1]).sum(-1) / (z[1:].norm(dim=-1) * z[:-1].norm(dim=-1))
     angles = torch.arccos(cos).numpy()
     assert (angles < 0.8).all()  # 1/4 anchor per loop; independent latents are ~pi/2 apart
-    plugin, generator, cfg = mel_if
-    rand = render_latents(plugin, generator, cfg, torch.randn(4, 256, generator=torch.Generator().manual_seed(9)))
+    rand = render_latents(mel_if, torch.randn(4, 256, generator=torch.Generator().manual_seed(9)))
 
     def step(loops):
         mel = _logmel_db(loops)
@@ -176,13 +173,48 @@ def test_limiter_removes_a_step_made_by_two_coinciding_transients():
     np.testing.assert_array_equal(limited[: L - 1000 - 300], plain[: L - 1000 - 300])  # only near the step
 
 
-def test_render_walk_refuses_bad_seconds(mel_if):
-    plugin, generator, cfg = mel_if
+def test_render_walk_refuses_bad_seconds_declick_and_walks(mel_if):
     for bad in (0.0, -2.0, float("nan")):
-        with pytest.raises(ParameterError):
-            render_walk(plugin, generator, cfg, make_walk("spline", 256), bad, progress=False)
-    with pytest.raises(ParameterError):
-        render_walk(plugin, generator, cfg, make_walk("spline", 32), 2.0, progress=False)
+        with pytest.raises(ParameterError, match="seconds"):
+            render_walk(mel_if, make_walk("spline", 256), bad, progress=False)
+    for bad in (-0.001, float("nan"), 1.01, "4ms"):  # a loop is 2 s: at most 1 s of fade at each end
+        with pytest.raises(ParameterError, match="declick_s"):
+            render_walk(mel_if, make_walk("spline", 256), 2.0, declick_s=bad, progress=False)
+    with pytest.raises(ParameterError, match="z_dim"):
+        render_walk(mel_if, make_walk("spline", 32), 2.0, progress=False)
+
+
+def test_render_walk_refuses_an_image_model():
+    from gan_plugins.io.model import NotAnAudioModel, load_model
+
+    with pytest.raises(NotAnAudioModel, match="dcgan-mnist .*a walk needs an audio model"):
+        render_walk(load_model("dcgan-mnist"), make_walk("spline", 100), 2.0, progress=False)
+
+
+@pytest.mark.parametrize("declick_s", [0.0123, 0.0])
+def test_declick_length_is_seconds_times_the_sample_rate(mel_if, declick_s):
+    """The fade at each wrap point lasts ``round(declick_s * sample_rate)`` samples: 0.0123 s at 16 kHz is 197
+    (truncating would give 196), and the rendered wave is faded over exactly those samples."""
+    r = render_walk(mel_if, make_walk("spline", mel_if.z_dim, seed=1), 4.0, declick_s=declick_s, progress=False)
+    ramp = round(declick_s * 16000)
+    assert r.sample_rate == 16000 and r.declick == ramp
+    length, n = r.loops.shape[-1], r.loops.shape[0]
+    # the start of the first bar and the end of the last are in no crossfade: only the declick and the walk's one
+    # overall gain (<= 1, against clipping) touch them
+    clear = slice(ramp, length - r.crossfade - 300)
+    gain = float(np.dot(r.wave[clear], r.loops[0, clear]) / np.dot(r.loops[0, clear], r.loops[0, clear]))
+    assert 0.5 < gain <= 1.0 + 1e-6
+    np.testing.assert_allclose(r.wave[clear], gain * r.loops[0, clear], rtol=1e-5, atol=1e-6)
+    fade = 0.5 - 0.5 * np.cos(np.pi * np.arange(ramp) / ramp)  # raised cosine from exactly 0 to just below 1
+    np.testing.assert_allclose(r.wave[:ramp], gain * fade * r.loops[0, :ramp], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(r.wave[(n - 1) * length + length - ramp:],
+                               gain * fade[::-1] * r.loops[-1, length - ramp:], rtol=1e-5, atol=1e-6)
+    if ramp:
+        assert r.wave[0] == 0.0 and abs(r.loops[0, 0]) > 0.05  # faded to silence, not silent by itself
+        half = ramp // 2  # half-way through the fade the loop plays at about half its level
+        assert r.wave[half] == pytest.approx(gain * fade[half] * r.loops[0, half], rel=1e-5, abs=1e-6)
+    else:
+        assert r.wave[0] == pytest.approx(gain * r.loops[0, 0], rel=1e-6)  # no fade at all
 
 
 def test_smooth_gain_keeps_every_loop_below_full_scale_without_per_loop_jumps():

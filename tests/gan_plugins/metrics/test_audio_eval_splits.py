@@ -29,6 +29,7 @@ def sets(tmp_path_factory):
     return _tracks(root / "tracks.npy", True), _tracks(root / "rows.npy", False)
 
 
+@pytest.mark.slow  # ~20 s on a shared 2-core CPU
 def test_floor_held_out_by_track_when_sources_are_known(sets):
     by_track, by_row = sets
     groups = source_groups(by_track, limit=None)

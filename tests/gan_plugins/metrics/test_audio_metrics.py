@@ -4,16 +4,25 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from gan_plugins.data.procedural.generator import synthesize_loops
 from gan_plugins.metrics.audio import (
+    DESCRIPTOR_UNITS,
+    FDD_DESCRIPTORS,
+    HOP,
+    LOOP_DESCRIPTORS,
     NDBReference,
     descriptor_features,
+    envelope_autocorrelation,
     frechet_descriptor_distance,
+    logmel_features,
+    loop_descriptors,
     ndb,
     onset_autocorrelation,
     rhythm_scores,
 )
+from specrep.errors import ParameterError
 
 SR = 16000
 
@@ -78,3 +87,74 @@ def test_rhythm_scores_tell_loops_from_noise():
     assert far["clear_beat"] < 0.2 and same["beat_strength"] > far["beat_strength"] + 0.2
     assert far["profile_corr"] < 0.5
     assert rhythm_scores(f_real, f_real)["profile_corr"] == pytest.approx(1.0)
+
+
+def test_ndb_two_sided_z_tests_and_jsd_by_hand():
+    half = np.array([50, 50])
+    # pooled 0.6: z = 0.2 / sqrt(0.6 x 0.4 x 2/100) = 2.89, p = 0.004: both bins differ
+    got = ndb(half, np.array([70, 30]))
+    assert (got["ndb"], got["ndb_k"]) == (2, 1.0)
+
+    def entropy(p):
+        return -float((p * np.log(p)).sum())
+
+    p1, p2 = np.array([0.5, 0.5]), np.array([0.7, 0.3])
+    assert got["jsd"] == pytest.approx(entropy((p1 + p2) / 2) - (entropy(p1) + entropy(p2)) / 2, rel=1e-12)
+    assert got["jsd"] == pytest.approx(0.0210058, abs=1e-6)
+    # z = 2.00, p = 0.0455: different at alpha 0.05, not at 0.01
+    assert ndb(half, np.array([64, 36]))["ndb"] == 2 and ndb(half, np.array([64, 36]), alpha=0.01)["ndb"] == 0
+    # z = 1.71: two-sided p = 0.087 (one-sided would be 0.044): not different at 0.05
+    assert ndb(half, np.array([62, 38]))["ndb"] == 0
+    # unequal totals, 100 real and 50 fake: se uses 1/100 + 1/50, z = 1.86, p = 0.063
+    assert ndb(half, np.array([17, 33]))["ndb"] == 0 and ndb(half, np.array([17, 33]), alpha=0.1)["ndb"] == 2
+
+
+def _sines(amplitudes_hz, seconds=1.0):
+    t = np.arange(int(seconds * SR)) / SR
+    return np.stack([a * np.sin(2 * np.pi * f * t) for a, f in amplitudes_hz]).astype(np.float32)
+
+
+def test_fdd_features_are_the_named_loop_descriptors(sets):
+    real = sets[0][:8]
+    desc, feats = loop_descriptors(real, SR), descriptor_features(real, SR)
+    assert feats.shape == (8, 14) and len(FDD_DESCRIPTORS) == 14
+    assert set(desc) == set(DESCRIPTOR_UNITS) and {n for n, _ in LOOP_DESCRIPTORS} <= set(desc)
+    for i, name in enumerate(FDD_DESCRIPTORS):
+        want = np.log1p(desc[name]) if name in ("centroid", "bandwidth", "rolloff") else desc[name]
+        np.testing.assert_allclose(feats[:, i], want, rtol=1e-12, err_msg=name)
+    assert FDD_DESCRIPTORS[-2:] == ("tempo", "periodicity")
+    np.testing.assert_array_equal(loop_descriptors(real[:1], SR)["tempo"], desc["tempo"][:1])  # one loop suffices
+    with pytest.raises(ParameterError, match="N >= 2"):
+        descriptor_features(real[:1], SR)  # the FDD's statistics need two
+
+
+def test_loop_descriptors_of_steady_sines():
+    d = loop_descriptors(_sines([(0.5, 1000), (0.05, 1000), (0.5, 3000)]), SR)
+    assert d["loudness"][0] - d["loudness"][1] == pytest.approx(20.0, abs=0.2)  # 10x amplitude = 20 dB
+    np.testing.assert_allclose(d["centroid"], [1000, 1000, 3000], rtol=0.05)  # in Hz, though averaged as ln(f + 1)
+    assert d["centroid_std"][0] < 0.1 and d["loudness_std"][0] < 3.0  # steady (edge frames aside)
+    assert (d["flatness"] < 0.05).all() and (d["onset_rate"] <= 1.0).all()
+
+
+def test_logmel_features_in_db_pooled_or_floored():
+    loops = _sines([(0.5, 1000), (0.25, 1000)])
+    full = logmel_features(loops, SR, n_mels=16, frames=None)
+    assert full.shape == (2, 16, 1 + SR // HOP)
+    band = full[0, :, 30].argmax()
+    assert full[0, band, 30] - full[1, band, 30] == pytest.approx(20 * np.log10(2), abs=0.01)  # half amplitude
+    pooled = logmel_features(loops, SR, n_mels=16, frames=4)
+    np.testing.assert_allclose(pooled[..., 0], full[..., :16].mean(-1), rtol=1e-6, atol=1e-6)  # 63 frames -> 4
+    floored = logmel_features(loops, SR, n_mels=16, frames=None, range_db=30.0)
+    np.testing.assert_allclose(floored, np.maximum(full, full.max() - 30.0))
+    assert floored.min() == pytest.approx(full.max() - 30.0)
+    with pytest.raises(ParameterError, match="range_db"):
+        logmel_features(loops, SR, range_db=0.0)
+
+
+def test_envelope_autocorrelation_peaks_at_the_period():
+    onset = torch.zeros(1, 256)
+    onset[0, ::16] = 1.0
+    ac, bpm = envelope_autocorrelation(onset, SR)
+    assert ac[0, 0].item() == pytest.approx(1.0)
+    assert int(ac[0, 8:24].argmax()) + 8 == 16
+    assert bpm[16].item() == pytest.approx(60.0 * SR / HOP / 16)  # 234.375 BPM

@@ -59,3 +59,15 @@ def test_stability_summary():
     assert (s["nan_stop"], s["collapsed"], s["failed"], s["grad_norm_d"]) == (0.0, 0.0, 0.0, 2.0)
     bad = run_stability(hist, [{"step": 10, "fd": 900.0, "coverage": 2}], noise_fd=1000.0, diverged="nan")
     assert (bad["nan_stop"], bad["collapsed"], bad["failed"]) == (1.0, 1.0, 1.0)
+
+
+def test_frechet_distance_of_non_commuting_covariances():
+    # S_a = diag(1, 4) and S_b = [[2, 1], [1, 2]] do not commute: Tr (S_a S_b)^{1/2} is not Tr S_a^{1/2} S_b^{1/2}.
+    # For 2 x 2 with M = S_a^{1/2} S_b S_a^{1/2} = [[2, 2], [2, 8]]: Tr M^{1/2} = sqrt(Tr M + 2 sqrt(det M))
+    s_a, s_b = np.diag([1.0, 4.0]), np.array([[2.0, 1.0], [1.0, 2.0]])
+    want = 5.0 + 4.0 - 2.0 * math.sqrt(10.0 + 2.0 * math.sqrt(12.0))           # 0.771223
+    mu = np.array([1.0, -2.0])
+    assert frechet_distance((mu, s_a), (mu, s_b)) == pytest.approx(want, abs=1e-9)
+    assert frechet_distance((mu, s_b), (mu + [0.5, 1.5], s_a)) == pytest.approx(want + 2.5, abs=1e-9)
+    # a singular covariance (a feature constant in one set) stays finite and exact: S_b = diag(1, 0)
+    assert frechet_distance((mu, np.eye(2)), (mu, np.diag([1.0, 0.0]))) == pytest.approx(1.0, abs=3e-3)

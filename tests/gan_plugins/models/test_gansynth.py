@@ -14,7 +14,7 @@ import torch
 import specrep
 from gan_plugins.data.loops.storage import read_sidecar, sidecar_path
 from gan_plugins.data.procedural.synth_dataset import write_synth_dataset
-from gan_plugins.io.model import load_generator
+from gan_plugins.io.model import load_model
 from gan_plugins.models.features import AudioFeatures, fit_normalization
 from gan_plugins.models.gansynth import GANSynthDiscriminator, GANSynthGenerator, plugin, seed_grid, widths
 from gan_plugins.training.trainer import train
@@ -78,12 +78,12 @@ def test_every_representation_trains_samples_saves_loads(rep, loops, tmp_path):
     res = train("gansynth", data=str(loops), loss="wgan-gp", out=tmp_path / "run", steps=1, overrides=overrides,
                 progress=False)
     assert res.step == 1 and all(v == v for v in res.history[-1].values())
-    plug, generator, cfg = load_generator(tmp_path / "run")
+    model = load_model(tmp_path / "run")
+    cfg = model.config
     assert cfg["norm_scale"] is not None and cfg["loop_samples"] == 1600
     assert read_sidecar(loops)["stats"] is None  # fitted stats live in the run, never in the dataset
-    with torch.no_grad():
-        feats = generator(plug.latent(3, cfg, generator=torch.Generator().manual_seed(0)))
-    paths = plug.save_samples(feats, tmp_path / "out", fmt="wav", config=cfg)
+    feats = model.generate(model.latent(3, seed=0))
+    paths = model.plugin.save_samples(feats, tmp_path / "out", fmt="wav", config=cfg)
     wavs = [p for p in paths if p.suffix == ".wav"]
     assert len(wavs) == 3 and (tmp_path / "out" / "spectrograms.png").is_file()
     wave, sr = specrep.io.load(wavs[0])
@@ -172,7 +172,7 @@ def test_training_never_writes_into_the_dataset(tmp_path):
             os.chmod(f, stat.S_IRUSR | stat.S_IWUSR)
     assert _digest(files) == before
     assert sorted(p.name for p in data.parent.iterdir()) == ["loops.json", "loops.npy"]
-    cfg = load_generator(tmp_path / "run")[2]
+    cfg = load_model(tmp_path / "run").config
     assert cfg["norm_scale"] is not None and cfg["loop_samples"] == 1600
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -13,7 +14,7 @@ from torch.nn import functional as F
 from gan_plugins.api import get_plugin
 from gan_plugins.config import resolve_config
 from gan_plugins.io.checkpoint import load_checkpoint
-from gan_plugins.io.model import load_generator
+from gan_plugins.io.model import load_model
 from gan_plugins.models.gansynth import GANSynthDiscriminator, GANSynthGenerator
 from gan_plugins.models.progressive import ProgressiveDiscriminator, ProgressiveGenerator, blend, fade_real
 from gan_plugins.models.schedule import ProgressiveSchedule
@@ -47,7 +48,7 @@ def _train(data, out, steps, loss="wgan-gp", **over):
 def _trainer(data, out, loss="wgan-gp", **over):
     plugin = get_plugin("progressive")
     cfg = resolve_config(plugin, loss=loss, data=data, overrides={**TINY, **over})
-    return Trainer(plugin, cfg, out, progress=False)
+    return Trainer(plugin, cfg, out, progress=False).setup()
 
 
 # ------------------------------------------------------------------------------------------------ schedule
@@ -337,16 +338,15 @@ def test_equalized_learning_rate_scale_is_applied_at_run_time(module):
 # ------------------------------------------------------------------------------------------------ sampling
 def test_sampling_at_stage_zero_gives_loops_of_the_final_length(data, tmp_path):
     _train(data, tmp_path, 1, loss="hinge")
-    plugin, g, cfg = load_generator(tmp_path)
+    model = load_model(tmp_path)
+    plugin, g, cfg = model.plugin, model.generator, model.config
     assert (g.level, g.fade_alpha) == (0, 1.0)  # from the checkpoint's step (1: still stage 0)
-    z = plugin.latent(3, cfg, generator=torch.Generator().manual_seed(0))
-    with torch.no_grad():
-        feats = g(z)
+    feats = model.generate(model.latent(3, seed=0))
     assert feats.shape == (3, 2, *SHAPES[0])
-    waves = plugin.render(feats, cfg)
+    waves = model.render(feats, rescale=True)
     assert waves.shape == (3, cfg["loop_samples"]) and torch.isfinite(waves).all()
     up = feats.repeat_interleave(4, dim=2).repeat_interleave(4, dim=3)  # nearest x4 by hand
-    torch.testing.assert_close(waves, plugin.render(up, cfg))
+    torch.testing.assert_close(waves, model.render(up, rescale=True))
     paths = plugin.save_samples(feats, tmp_path / "wav", fmt="wav", config=cfg)
     import specrep
 
@@ -356,7 +356,7 @@ def test_sampling_at_stage_zero_gives_loops_of_the_final_length(data, tmp_path):
 
 def test_sampling_mid_fade_uses_the_checkpoint_step(data, tmp_path):
     _train(data, tmp_path, 3, loss="hinge")  # next step 3: fade-in of level 1 at alpha 0.25
-    _, g, _ = load_generator(tmp_path)
+    g = load_model(tmp_path).generator
     assert (g.level, g.fade_alpha) == (1, 0.25)
 
 
@@ -367,10 +367,9 @@ def test_every_representation_grows(data, tmp_path, rep):
     # linear: 32 rows x 64 frames, levels 0..4 from 2 x 4; mel: 16 x 8, levels 0..2; a stage per 2 steps
     res = _train(data, tmp_path, 5, loss="hinge", representation=rep, fade_images=4, **over)
     assert [r["level"] for r in res.history][-1] >= 1 and all(math.isfinite(r["loss_d"]) for r in res.history)
-    plugin, g, cfg = load_generator(tmp_path)
-    with torch.no_grad():
-        waves = plugin.render(g(plugin.latent(2, cfg)), cfg)
-    assert waves.shape == (2, cfg["loop_samples"]) and torch.isfinite(waves).all()
+    model = load_model(tmp_path)
+    waves = model.decode(model.latent(2, seed=0), rescale=True)
+    assert waves.shape == (2, model.loop_samples) and np.isfinite(waves).all()
 
 
 @pytest.mark.parametrize("loss", available_losses())
@@ -416,7 +415,8 @@ def _gansynth_reference_forward(g, d, z):
 
 @pytest.mark.parametrize("name", ["gansynth-mel-if", "gansynth-mel-gl"])
 def test_bundled_gansynth_models_load_and_give_the_same_outputs(name):
-    plugin, g, cfg = load_generator(name)  # strict load of the bundled weights
+    model = load_model(name)  # strict load of the bundled weights
+    plugin, g, cfg = model.plugin, model.generator, model.config
     torch.manual_seed(0)
     _, d = plugin.build(cfg)
     z = plugin.latent(4, cfg, generator=torch.Generator().manual_seed(3))

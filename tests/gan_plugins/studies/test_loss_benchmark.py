@@ -11,6 +11,7 @@ import math
 import numpy as np
 import pytest
 
+from gan_plugins.io.checkpoint import load_checkpoint
 from gan_plugins.metrics.stability import fd_distribution
 from gan_plugins.studies import loss_runs
 from gan_plugins.studies.curves import common_budgets, curve_at, seed_band
@@ -150,10 +151,12 @@ def test_interrupted_benchmark_resumes_without_training_anything_twice(tmp_path,
     _bench(tmp_path, ev, seeds=2, max_segments=3)  # seed0: 2 segments (done), seed1: 1 of 2 (interrupted)
     first = read_runs(tmp_path / "runs.jsonl")
     assert [r["run_id"] for r in first] == ["hinge/default/seed0"]
-    state1 = json.loads((tmp_path / "runs/hinge/default/seed1/bench_state.json").read_text())
-    assert state1["step"] == 2 and len(state1["curve"]) == 1
-    assert [(c["run"], c["resume"], c["steps"]) for c in calls] == [
-        ("hinge/default/seed0", False, 2), ("hinge/default/seed0", True, 4), ("hinge/default/seed1", False, 2)]
+    ckpt1 = load_checkpoint(tmp_path / "runs/hinge/default/seed1/last.pt")
+    state1 = ckpt1["callbacks"]["PlateauStop"]  # the early stop's state travels in the checkpoint
+    assert ckpt1["step"] == 2 and len(state1["curve"]) == 1 and state1["segments"] == 1
+    # one train() call per run: the trainer evaluates every eval_every steps itself
+    assert [(c["run"], c["resume"], c["steps"], c["trained"]) for c in calls] == [
+        ("hinge/default/seed0", False, 4, [1, 2, 3, 4]), ("hinge/default/seed1", False, 4, [1, 2])]
 
     calls.clear()
     summary = _bench(tmp_path, ev, seeds=2)
@@ -171,20 +174,44 @@ def test_interrupted_benchmark_resumes_without_training_anything_twice(tmp_path,
     assert calls == [] and len((tmp_path / "runs.jsonl").read_text().splitlines()) == 2
 
 
-def test_kill_between_checkpoint_and_state_write_reuses_the_checkpoint(tmp_path, monkeypatch):
+def test_kill_after_the_final_checkpoint_re_evaluates_it_once(tmp_path, monkeypatch):
     ev = ScriptedEvaluator(lambda s: 100.0 / s)
-    _bench(tmp_path, ev, max_segments=1)
+    _bench(tmp_path, ev)
     run = tmp_path / "runs/hinge/default/seed0"
-    (run / "bench_state.json").unlink()  # as if killed after last.pt (step 2) was written, before the state
+    (before,) = read_runs(tmp_path / "runs.jsonl")
+    (tmp_path / "runs.jsonl").unlink()  # as if killed after last.pt (step 4) was written, before the record
     calls = _recording_train(monkeypatch)
     _bench(tmp_path, ev)
-    assert [(c["resume"], c["steps"], c["trained"]) for c in calls] == [(True, 2, []), (True, 4, [3, 4])]
+    assert [(c["resume"], c["steps"], c["trained"]) for c in calls] == [(True, 4, [])]  # nothing trained again
     (rec,) = read_runs(tmp_path / "runs.jsonl")
-    with open(run / "log.csv", newline="") as fh:
-        seconds = {int(float(r["step"])): float(r["seconds"]) for r in csv.DictReader(fh)}
-    assert rec["curve"][0]["train_s"] == pytest.approx(seconds[2])
-    assert rec["curve"][1]["train_s"] == pytest.approx(seconds[2] + seconds[4])
+    assert rec["curve"] == before["curve"] and [p["step"] for p in rec["curve"]] == [2, 4]  # not added twice
+    assert rec["stopped"] == "cap" and rec["segments"] == 2
     assert _log_steps(run) == [1, 2, 3, 4]
+    # stopped early at an evaluated step inside the run: that evaluation is in last.pt, the resumed process
+    # re-scores the checkpoint, trains nothing, and the curve still holds the step once
+    flat = ScriptedEvaluator(lambda s: 50.0)
+    _bench(tmp_path / "early", flat, cap=8, patience=1, min_improvement=0.05)
+    (before,) = read_runs(tmp_path / "early" / "runs.jsonl")
+    assert before["stopped"] == "early" and [p["step"] for p in before["curve"]] == [2, 4]
+    (tmp_path / "early" / "runs.jsonl").unlink()
+    calls.clear()
+    _bench(tmp_path / "early", flat, cap=8, patience=1, min_improvement=0.05)
+    assert [(c["resume"], c["trained"]) for c in calls] == [(True, [])]
+    (rec,) = read_runs(tmp_path / "early" / "runs.jsonl")
+    assert rec["curve"] == before["curve"] and rec["stopped"] == "early" and rec["segments"] == 2
+
+
+def test_segment_times_come_from_the_callback_not_the_log(tmp_path):
+    # log_every beyond the run: log.csv holds the last step only, the curve is still timed per segment
+    ev = ScriptedEvaluator(lambda s: 100.0 / s)
+    _bench(tmp_path, ev, cap=6, overrides={**TINY, "log_every": 1000})
+    (rec,) = read_runs(tmp_path / "runs.jsonl")
+    assert _log_steps(tmp_path / "runs/hinge/default/seed0") == [6]
+    times = [p["train_s"] for p in rec["curve"]]
+    assert [p["step"] for p in rec["curve"]] == [2, 4, 6] and 0 < times[0] < times[1] < times[2]
+    assert rec["train_s"] == pytest.approx(times[-1])
+    # the loop's wall clock holds the training steps and more (evaluations, checkpoints)
+    assert rec["train_s"] < rec["wall_s"] and rec["cpu_s"] > 0
 
 
 def test_settings_of_a_benchmark_folder_cannot_change(tmp_path):

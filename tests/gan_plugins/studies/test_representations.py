@@ -66,7 +66,7 @@ def test_runs_with_one_representation_share_one_round_trip(runs, tmp_path):
 def test_ndb_bins_and_reference_statistics_come_from_training_loops_only(runs, monkeypatch):
     # the floor scores held-out loops against bins fitted on training loops; bins that saw the held-out loops make
     # the floor optimistic
-    from gan_plugins.io.model import load_generator
+    from gan_plugins.io.model import load_model
     from gan_plugins.models.gansynth import plugin
     from gan_plugins.studies import representations as mod
 
@@ -80,7 +80,7 @@ def test_ndb_bins_and_reference_statistics_come_from_training_loops_only(runs, m
 
     monkeypatch.setattr(mod, "NDBReference", spy)
     mod.benchmark_representations({"gl": paths["mel-gl"]}, data, n=4, n_real=1000, k=4)
-    cfg = load_generator(paths["mel-gl"])[2]
+    cfg = load_model(paths["mel-gl"]).config
     held = plugin.dataset(str(data), cfg, split="test")
     train_rows = plugin.dataset(str(data), cfg, split="train")
     (real,) = fitted

@@ -62,7 +62,7 @@ def _shift_of(a, b, max_shift):
 def _recording_trainer(tmp_path, augment):
     plug = get_plugin("dcgan")
     cfg = resolve_config(plug, loss="hinge", data="mnist", overrides={**TINY, "augment": augment})
-    t = Trainer(plug, cfg, tmp_path / augment, progress=False)
+    t = Trainer(plug, cfg, tmp_path / augment, progress=False).setup()
     seen = {"d": [], "g": []}
     d_forward, g_forward = t.discriminator.forward, t.generator.forward
 

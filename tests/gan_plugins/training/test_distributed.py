@@ -14,14 +14,15 @@ SCRIPT = textwrap.dedent('''
     import os, sys
     import torch
     from gan_plugins.api import get_plugin
-    from gan_plugins.training.trainer import Trainer, leave_process_group
+    from gan_plugins.training.distributed import leave_process_group
+    from gan_plugins.training.trainer import Trainer
     from gan_plugins.config import resolve_config
 
     out = sys.argv[1]
     plugin = get_plugin("dcgan")
     cfg = resolve_config(plugin, loss="non-saturating", data="mnist",
                          overrides={"width": 4, "batch_size": 8, "sample_every": 0, "ckpt_every": 0, "steps": 3})
-    trainer = Trainer(plugin, cfg, out, progress=False)
+    trainer = Trainer(plugin, cfg, out, progress=False).setup()
     first = trainer.stream.next()
     trainer.stream.load_state_dict({"epoch": 0, "offset": 0})
     trainer.run()
@@ -132,7 +133,8 @@ MLP_SCRIPT = textwrap.dedent('''
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from mlp_plugin import plugin
     from gan_plugins.io.checkpoint import load_checkpoint
-    from gan_plugins.training.trainer import Trainer, leave_process_group
+    from gan_plugins.training.distributed import leave_process_group
+    from gan_plugins.training.trainer import Trainer
     from gan_plugins.config import resolve_config
 
     out, mode, batch = sys.argv[1], sys.argv[2], int(sys.argv[3])
@@ -151,17 +153,17 @@ MLP_SCRIPT = textwrap.dedent('''
 
     if mode == "equivalence":
         cfg = resolve_config(plugin, loss="wgan-gp", data="x", overrides=base)
-        trainer = Trainer(plugin, cfg, os.path.join(out, "eq"), progress=False)
+        trainer = Trainer(plugin, cfg, os.path.join(out, "eq"), progress=False).setup()
         trainer.run(4)
         torch.save(params(trainer), os.path.join(out, f"eq_rank{rank}.pt"))
     else:  # resume: 4 steps straight vs 2 steps, checkpoint, a fresh trainer, 2 more
         cfg = resolve_config(plugin, loss="wgan-gp", data="x", overrides={**base, "aug_noise": 0.5})
-        straight = Trainer(plugin, cfg, os.path.join(out, "straight"), progress=False)
+        straight = Trainer(plugin, cfg, os.path.join(out, "straight"), progress=False).setup()
         straight.run(4)
-        first = Trainer(plugin, cfg, os.path.join(out, "split"), progress=False)
+        first = Trainer(plugin, cfg, os.path.join(out, "split"), progress=False).setup()
         first.run(2)
         state = load_checkpoint(os.path.join(out, "split", "last.pt"))
-        second = Trainer(plugin, cfg, os.path.join(out, "split"), progress=False)
+        second = Trainer(plugin, cfg, os.path.join(out, "split"), progress=False).setup()
         second.load_state_dict(state)
         second.run(4)
         torch.save({"straight": params(straight), "split": params(second)}, os.path.join(out, f"res_rank{rank}.pt"))
@@ -214,14 +216,14 @@ def test_resume_under_ddp_restores_every_ranks_rng(tmp_path):
 def test_leave_process_group_waits_for_every_rank_before_destroying(monkeypatch):
     # the order is the fix: a rank that destroys its group before the barrier can make a peer still in the last
     # collective abort (SIGABRT); outside torchrun nothing is called
-    import gan_plugins.training.trainer as train_mod
+    import gan_plugins.training.distributed as dist_mod
 
     calls = []
-    monkeypatch.setattr(train_mod.dist, "barrier", lambda: calls.append("barrier"))
-    monkeypatch.setattr(train_mod.dist, "destroy_process_group", lambda: calls.append("destroy"))
-    monkeypatch.setattr(train_mod.dist, "is_initialized", lambda: False)
-    train_mod.leave_process_group()
+    monkeypatch.setattr(dist_mod.dist, "barrier", lambda: calls.append("barrier"))
+    monkeypatch.setattr(dist_mod.dist, "destroy_process_group", lambda: calls.append("destroy"))
+    monkeypatch.setattr(dist_mod.dist, "is_initialized", lambda: False)
+    dist_mod.leave_process_group()
     assert calls == []
-    monkeypatch.setattr(train_mod.dist, "is_initialized", lambda: True)
-    train_mod.leave_process_group()
+    monkeypatch.setattr(dist_mod.dist, "is_initialized", lambda: True)
+    dist_mod.leave_process_group()
     assert calls == ["barrier", "destroy"]

@@ -132,7 +132,7 @@ def test_trainer_keeps_the_closed_form_ema_of_the_generator(tmp_path, monkeypatc
     # decay 0.25: updates 0 and 1 use the warm-up 1/10 and 2/11, updates 2.. the cap 0.25 (= 3/12, then below)
     decay, steps = 0.25, 5
     cfg = resolve_config(plugin, loss="hinge", data="mnist", overrides={**tiny, "ema_decay": decay})
-    trainer = Trainer(plugin, cfg, tmp_path, progress=False)
+    trainer = Trainer(plugin, cfg, tmp_path, progress=False).setup()
     names = [n for n, _ in trainer.generator.named_parameters()]
     init = {n: p.detach().double().clone() for n, p in trainer.generator.named_parameters()}
     ema0 = {n: p.detach().double().clone() for n, p in trainer.ema.named_parameters()}

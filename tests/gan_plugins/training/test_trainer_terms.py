@@ -93,7 +93,7 @@ def _trainer(tmp_path, loss, **overrides):
             "amp": False}
     plugin = TinyPlugin()
     cfg = resolve_config(plugin, loss=loss, data="tiny", overrides={**base, **overrides})
-    return Trainer(plugin, cfg, tmp_path, progress=False)
+    return Trainer(plugin, cfg, tmp_path, progress=False).setup()
 
 
 def _critic_by_hand(weight, bias, x):

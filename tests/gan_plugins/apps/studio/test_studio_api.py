@@ -15,20 +15,20 @@ import torch
 
 from gan_plugins.apps.studio import StudioServer
 from gan_plugins.apps.studio.state import ModelSession, StudioError
-from gan_plugins.io.model import load_generator
+from gan_plugins.io.model import load_model
 
 MODEL = "gansynth-mel-if"  # the faster decoder (no phase reconstruction)
 
 
 @pytest.fixture(scope="module")
-def loaded():
+def model():
     torch.manual_seed(0)
-    return load_generator(MODEL)
+    return load_model(MODEL)
 
 
 @pytest.fixture(scope="module")
-def server(loaded):
-    session = ModelSession(MODEL, *loaded, key=("test",), history_size=6, n_components=4)
+def server(model):
+    session = ModelSession(MODEL, model, key=("test",), history_size=6, n_components=4)
     srv = StudioServer([session], port=0).start()
     yield srv
     srv.stop()
@@ -106,6 +106,45 @@ def test_download_names_with_paths_are_refused(server, name):
     assert got == 200
 
 
+@pytest.fixture(scope="module")
+def entry(server):
+    status, draw = _json(server, "/api/draw", {"count": 1, "seed": 21})
+    assert status == 200
+    return draw["entries"][0]["id"]
+
+
+# what the name check must refuse: a "..", a folder (raw or encoded), nothing before ".wav", no ".wav" at the end,
+# a hidden file, 65 characters, a space; URL-quoted here so the server sees exactly these names
+REFUSED = ["a..b.wav", "../x.wav", "x/y.wav", ".wav", "x", "loop.wav.txt", "loopwav", "loop.WAVE", ".x.wav",
+           "x" * 61 + ".wav", "my loop.wav", "x\\y.wav"]
+ACCEPTED = ["a.wav", "loop_1-b.v2.wav", "X9.wav", "x" * 60 + ".wav"]  # the last: exactly 64 characters
+
+
+@pytest.mark.parametrize("name", REFUSED)
+def test_download_name_check_refuses(server, entry, name):
+    from urllib.parse import quote
+
+    got, _, payload = _call(server, f"/api/download?entry={entry}&name={quote(name, safe='')}")
+    assert got == 400 and "download name" in json.loads(payload)["error"]
+
+
+@pytest.mark.parametrize("name", ACCEPTED)
+def test_download_name_check_accepts_plain_names(server, entry, name):
+    got, headers, payload = _call(server, f"/api/download?entry={entry}&name={name}")
+    assert got == 200 and headers["Content-Disposition"] == f'attachment; filename="{name}"'
+    assert sf.read(io.BytesIO(payload))[1] == 16000
+
+
+def test_download_without_a_name_is_named_after_the_model_and_loop(server, entry):
+    got, headers, _ = _call(server, f"/api/download?entry={entry}")
+    assert got == 200 and headers["Content-Disposition"] == f'attachment; filename="{MODEL}-{entry}.wav"'
+
+
+def test_an_image_model_is_refused_with_the_studio_error():
+    with pytest.raises(StudioError, match="dcgan-mnist is a dcgan model .*the studio needs an audio model"):
+        ModelSession("dcgan-mnist", load_model("dcgan-mnist"))
+
+
 def test_unknown_routes_static_files_and_methods(server):
     assert _call(server, "/static/../app.py")[0] == 404
     assert _call(server, "/static/state.py")[0] == 404
@@ -127,8 +166,8 @@ def test_download_is_a_wav_of_the_loop(server):
     assert spec["rows"] * spec["frames"] == len(spec["data"]) and 0 <= min(spec["data"]) <= max(spec["data"]) <= 255
 
 
-def test_history_is_bounded(loaded):
-    session = ModelSession(MODEL, *loaded, history_size=3, n_components=2)
+def test_history_is_bounded(model):
+    session = ModelSession(MODEL, model, history_size=3, n_components=2)
     first = session.draw(2, seed=1)
     session.draw(2, seed=2)
     assert len(session.history()) == 3
@@ -138,8 +177,8 @@ def test_history_is_bounded(loaded):
     assert session.entry(first[1].id).id == first[1].id
 
 
-def test_edit_moves_along_the_cached_directions(loaded):
-    session = ModelSession(MODEL, *loaded, key=("edit-test",), n_components=3)
+def test_edit_moves_along_the_cached_directions(model):
+    session = ModelSession(MODEL, model, key=("edit-test",), n_components=3)
     d = session.directions()
     assert session.directions() is d  # computed once, cached
     assert d.method == "activations" and d.vectors.shape == (3, 256)
@@ -151,7 +190,7 @@ def test_edit_moves_along_the_cached_directions(loaded):
     torch.testing.assert_close(moved.z, base.z + 2.0 * d.vectors[1], rtol=0, atol=1e-6)
     assert np.sqrt(np.mean((moved.wave - base.wave) ** 2)) > 1e-3
     # a principal direction moves the activations it was found in more than a random direction of the same norm
-    g = session.generator
+    g = session.model.generator
     with torch.no_grad():
         a0 = g.seed(base.z[None]).flatten()
         along = (g.seed((base.z + d.vectors[0])[None]).flatten() - a0).norm()
@@ -161,8 +200,9 @@ def test_edit_moves_along_the_cached_directions(loaded):
     assert along > 2 * across
 
 
-def test_interpolation_end_points_are_the_two_loops(loaded):
-    session = ModelSession(MODEL, *loaded, n_components=2)
+@pytest.mark.slow  # ~4 s on a shared 2-core CPU
+def test_interpolation_end_points_are_the_two_loops(model):
+    session = ModelSession(MODEL, model, n_components=2)
     a, b = session.draw(2, seed=11)
     def rel(x, y):
         return float(np.sqrt(np.mean((x - y) ** 2) / np.mean(y**2)))
@@ -186,8 +226,8 @@ def test_walk_through_history_entries(server):
     assert sr == 16000 and wave.shape == (64000,)
 
 
-def test_only_loopback_by_default(loaded):
-    session = ModelSession(MODEL, *loaded, n_components=1)
+def test_only_loopback_by_default(model):
+    session = ModelSession(MODEL, model, n_components=1)
     with pytest.raises(StudioError, match="not a loopback"):
         StudioServer([session], host="0.0.0.0", port=0)
     with pytest.raises(StudioError, match="port"):
