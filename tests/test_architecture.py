@@ -288,3 +288,75 @@ def test_a_planted_upward_import_is_reported(tmp_path):
 def test_too_many_flat_modules_are_counted(tmp_path):
     _write(tmp_path, {f"pkg/m{i}.py": "" for i in range(MAX_FLAT_MODULES + 1)} | {"pkg/sub/a.py": ""})
     assert len(flat_modules(tmp_path, "pkg")) == MAX_FLAT_MODULES + 1
+
+
+# ------------------------------------------------------------------------ the documented tree matches the disk
+TREE_START, TREE_END = "<!-- tree:gan_plugins -->", "<!-- /tree -->"
+
+
+def documented_tree(text: str) -> set[str]:
+    """Paths named by the tree block of docs/architecture.md, relative to gan_plugins/: ``"api.py"``,
+    ``"training/"``, ``"training/trainer.py"``, ``"apps/studio/"``, ``"apps/studio/state.py"``.
+
+    A line indented by two spaces opens a folder when its first word ends in ``/`` (its other ``.py`` words are that
+    folder's modules), else lists top-level modules; a deeper-indented line continues the folder above; ``name/ (a.py
+    b.py)`` lists a sub-folder's modules. Words that are neither ``*.py`` nor ``*/`` are description.
+    """
+    block = text.split(TREE_START, 1)[1].split(TREE_END, 1)[0]
+    lines = [ln for ln in block.splitlines() if ln.strip() and not ln.startswith("```")]
+    assert lines and lines[0].strip() == "gan_plugins/", "the tree block must start with gan_plugins/"
+    paths: set[str] = set()
+    folder = ""
+    for line in lines[1:]:
+        indent = len(line) - len(line.lstrip())
+        words = line.replace("(", " ( ").replace(")", " ) ").split()
+        if indent == 2:
+            folder = words[0] if words[0].endswith("/") else ""
+            if folder:
+                paths.add(folder)
+                words = words[1:]
+        inner = ""
+        for word in words:
+            if word == "(":
+                continue
+            if word == ")":
+                inner = ""
+            elif word.endswith("/"):
+                inner = word
+                paths.add(folder + word)
+            elif word.endswith(".py"):
+                paths.add(folder + inner + word)
+    return paths
+
+
+def disk_tree(package: Path, documented: set[str]) -> set[str]:
+    """What the tree block must name: every module directly in ``package`` and in each of its folders, every folder
+    two levels deep, and the modules of a second-level folder whose modules the block lists at all."""
+    paths = {p.name for p in package.glob("*.py") if p.name != "__init__.py"}
+    for sub in sorted(p for p in package.iterdir() if (p / "__init__.py").is_file()):
+        paths.add(f"{sub.name}/")
+        paths |= {f"{sub.name}/{p.name}" for p in sub.glob("*.py") if p.name != "__init__.py"}
+        for subsub in sorted(p for p in sub.iterdir() if (p / "__init__.py").is_file()):
+            key = f"{sub.name}/{subsub.name}/"
+            paths.add(key)
+            if any(d.startswith(key) and d != key for d in documented):
+                paths |= {key + p.name for p in subsub.glob("*.py") if p.name != "__init__.py"}
+    return paths
+
+
+def test_architecture_doc_tree_matches_the_package_on_disk():
+    documented = documented_tree((ROOT / "docs" / "architecture.md").read_text())
+    on_disk = disk_tree(ROOT / "gan_plugins", documented)
+    assert sorted(on_disk - documented) == [], "on disk but not in docs/architecture.md's tree"
+    assert sorted(documented - on_disk) == [], "in docs/architecture.md's tree but not on disk"
+
+
+def test_the_tree_check_sees_a_missing_and_an_invented_module(tmp_path):
+    _write(tmp_path, {"pkg/__init__.py": "", "pkg/a.py": "", "pkg/sub/__init__.py": "", "pkg/sub/b.py": "",
+                      "pkg/sub/deep/__init__.py": "", "pkg/sub/deep/c.py": ""})
+    doc = f"{TREE_START}\n```\ngan_plugins/\n  a.py\n  sub/  b.py\n        deep/ (c.py)\n```\n{TREE_END}\n"
+    assert documented_tree(doc) == disk_tree(tmp_path / "pkg", documented_tree(doc))
+    missing = doc.replace("  sub/  b.py", "  sub/")
+    assert disk_tree(tmp_path / "pkg", documented_tree(missing)) - documented_tree(missing) == {"sub/b.py"}
+    invented = doc.replace("  a.py", "  a.py  z.py")
+    assert documented_tree(invented) - disk_tree(tmp_path / "pkg", documented_tree(invented)) == {"z.py"}

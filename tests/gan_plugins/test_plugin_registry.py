@@ -94,6 +94,7 @@ def test_builtin_dcgan_is_listed_from_metadata():
     assert info["dcgan"].distribution == "specrep"
 
 
+@pytest.mark.slow  # ~3 s: a fresh interpreter
 def test_listing_imports_nothing():
     code = ("import sys; from gan_plugins.api import list_plugins; infos = list_plugins(); "
             "assert 'gan_plugins.models.dcgan' not in sys.modules, 'listing imported the plugin'; "
@@ -155,6 +156,7 @@ def test_unknown_plugin_lists_the_available_ones():
         api.get_plugin("nope")
 
 
+@pytest.mark.slow  # ~10 s: pip-style install and a CLI training
 def test_third_party_plugin_trains_one_step_through_the_cli(tmp_path):
     site = make_distribution(tmp_path / "site", "tinyplug-dist", {"tinyplug": "tinyplug_mod:plugin"},
                              {"tinyplug_mod": TINY_PLUGIN})

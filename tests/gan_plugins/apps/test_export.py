@@ -97,6 +97,7 @@ def exported(tmp_path_factory):
     return outs, refs, meta
 
 
+@pytest.mark.slow  # ~10 s: exports four graphs
 @pytest.mark.parametrize("label", ["if-ts", "if-onnx", "if-ts-raw", "gl-ts", "gl-onnx"])
 def test_exported_graph_matches_the_python_model(exported, label):
     outs, refs, meta = exported

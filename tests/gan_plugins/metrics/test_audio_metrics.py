@@ -41,6 +41,7 @@ def test_ndb_of_identical_histograms_is_zero_and_of_disjoint_is_full():
     assert apart["ndb_k"] == 1.0 and apart["jsd"] == pytest.approx(np.log(2))
 
 
+@pytest.mark.slow  # ~23 s: synthesises three loop sets
 def test_real_vs_real_far_below_real_vs_noise(sets):
     real, _, other, _ = sets
     rng = np.random.default_rng(0)
@@ -74,6 +75,7 @@ def test_tempo_feature_reads_the_labelled_tempo(sets):
     assert np.mean(near < 0.08) >= 0.75
 
 
+@pytest.mark.slow  # ~10 s
 def test_rhythm_scores_tell_loops_from_noise():
     # 2 s: a 1 s loop holds about two beats, too few for the onset autocorrelation to separate it from noise
     real, _ = synthesize_loops(150, seconds=2.0, sample_rate=SR, seed=1)

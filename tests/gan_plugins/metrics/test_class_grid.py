@@ -42,6 +42,7 @@ def test_rows_hold_the_first_samples_of_each_class_in_sampling_order():
     np.testing.assert_allclose(class_shares(probs), [2 / 7, 1 / 7, 4 / 7])
 
 
+@pytest.mark.slow  # ~2 s
 def test_real_digits_fill_their_own_rows(tmp_path):
     from gan_plugins.data.mnist.digits import MnistDataset
     from gan_plugins.metrics.mnist import MnistEvaluator

@@ -43,6 +43,7 @@ def test_shipped_classifier_reads_held_out_digits():
     assert sum(p.numel() for p in load_classifier().parameters()) * 4 < 1_000_000
 
 
+@pytest.mark.slow  # ~2 s: classifier features of 5,000 digits
 def test_floor_is_far_below_ceiling_and_real_digits_score_at_the_floor():
     ev = MnistEvaluator()
     assert 0 < ev.floor < 5 and ev.ceiling > 100 * ev.floor

@@ -145,6 +145,7 @@ def test_run_stops_at_the_right_evaluation(tmp_path):
 
 
 # -------------------------------------------------------------------------------------------------------- resume
+@pytest.mark.slow  # ~2 s: trains
 def test_interrupted_benchmark_resumes_without_training_anything_twice(tmp_path, monkeypatch):
     calls = _recording_train(monkeypatch)
     ev = ScriptedEvaluator(lambda s: 100.0 / s)
@@ -174,6 +175,7 @@ def test_interrupted_benchmark_resumes_without_training_anything_twice(tmp_path,
     assert calls == [] and len((tmp_path / "runs.jsonl").read_text().splitlines()) == 2
 
 
+@pytest.mark.slow  # ~2.5 s: trains
 def test_kill_after_the_final_checkpoint_re_evaluates_it_once(tmp_path, monkeypatch):
     ev = ScriptedEvaluator(lambda s: 100.0 / s)
     _bench(tmp_path, ev)

@@ -25,6 +25,7 @@ def runs(tmp_path_factory):
     return data, out
 
 
+@pytest.mark.slow  # ~5 s
 def test_benchmark_reports_every_score_with_floor_and_ceiling(runs, tmp_path):
     data, paths = runs
     result = benchmark_representations(paths, data, n=24, n_real=40, k=4, out_dir=tmp_path / "out")

@@ -8,7 +8,10 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
 import torch
+
+pytestmark = pytest.mark.slow  # torchrun with two ranks (~30 s)
 
 SCRIPT = textwrap.dedent('''
     import os, sys

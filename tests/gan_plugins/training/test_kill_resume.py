@@ -30,6 +30,8 @@ import torch
 
 from gan_plugins.io.checkpoint import LAST, load_checkpoint, save_checkpoint
 
+pytestmark = pytest.mark.slow  # SIGKILLs real training runs (~17 s)
+
 SEED = 20240610  # the kill schedule; a failure message names the schedule it ran
 STEPS = 16
 SETTINGS = {"width": 4, "batch_size": 8, "ckpt_every": 1, "sample_every": 0, "log_every": 1, "grid_size": 4}
