@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -31,7 +32,23 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _print_json(obj) -> None:
-    print(json.dumps(obj, indent=2, sort_keys=True))
+    print(json.dumps(_finite(obj), indent=2, sort_keys=True, allow_nan=False))
+
+
+def _finite(obj):
+    """``obj`` with every non-finite float as None: JSON has no inf or NaN (e.g. the attack time of noise)."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
+
+
+def _cell(value, spec: str) -> str:
+    """A table cell: the number in ``spec``, or "-" when it was not computed (None)."""
+    return "-" if value is None else format(value, spec)
 
 
 # ----------------------------------------------------------------------------------------------------- handlers
@@ -125,9 +142,21 @@ def cmd_evaluate_audio(args: argparse.Namespace) -> None:
     print(f"{report['n_fake']} generated vs {report['n_real']} real loops at {report['sample_rate']} Hz "
           f"(NDB bins: k={report['k']}; floor: {report['n_held_out']} held-out vs {report['n_reference']} reference "
           f"loops, split by {'track' if report['floor_split'] == 'tracks' else 'row'})")
-    print(f"{'':14}{'fake':>10}{'floor':>10}{'noise':>10}")
-    for key, label in (("ndb_k", "NDB/K"), ("jsd", "JSD"), ("fdd", "FDD")):
-        print(f"{label:<14}{f[key]:>10.3f}{lo[key]:>10.3f}{hi[key]:>10.3f}")
+    print(f"{'':22}{'fake':>10}{'floor':>10}{'noise':>10}")
+    rows = [("ndb_k", "NDB/K", ".3f"), ("jsd", "JSD", ".3f"), ("fdd", "FDD", ".3f")]
+    if "c2st_accuracy" in f:
+        rows += [("c2st_accuracy", "C2ST accuracy", ".3f"), ("c2st_auc", "C2ST AUC", ".3f"),
+                 ("embedding_fd", "embedding FD", ".2f"),
+                 ("artefact_index", "artefact index (pp)", ".2f"),
+                 ("artefact_modulation_db", "8-40 Hz excess dB", ".2f"),
+                 ("onset_sharpness_ms", "attack time ms", ".1f")]
+    for key, label, spec in rows:
+        print(f"{label:<22}" + "".join(f"{_cell(row.get(key), spec):>10}" for row in (f, lo, hi)))
+    if f.get("c2st_accuracy") is not None:
+        print(f"C2ST on {report['c2st_loops']} + {report['c2st_loops']} loops: fake {f['c2st_accuracy']:.3f} "
+              f"[{f['c2st_low']:.3f}, {f['c2st_high']:.3f}], floor {lo['c2st_accuracy']:.3f} "
+              f"[{lo['c2st_low']:.3f}, {lo['c2st_high']:.3f}] (0.5 = indistinguishable; the interval leaves out "
+              "the training's own randomness: read differences under 0.05 as none)")
     for line in report["skipped"]:
         print(f"skipped {line}")
 

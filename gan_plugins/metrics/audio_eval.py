@@ -1,6 +1,12 @@
 """``loopgan evaluate --real A --fake B``: audio metrics between two sets of loops, each a loop dataset (``.npy`` +
 sidecar, a bare ``.npy``, a raw memmap or a source descriptor: :mod:`gan_plugins.data.loops.source`) or a folder of
 audio files, with the floor (real half vs real half) and ceiling (noise) beside each score.
+
+Beside the distribution scores (NDB/K, JSD, FDD) the judge adds what hears a texture: the classifier two-sample
+test (:mod:`gan_plugins.metrics.c2st`: 0.5 = indistinguishable), and the rhythm and transient measures of
+:mod:`gan_plugins.metrics.rhythm` (the frame-rate artefact index, the 8-40 Hz modulation excess, the median attack
+time), and the Fréchet distance on a learned embedding (:mod:`gan_plugins.metrics.embedding`: a network trained
+here on procedural loops and shipped with the package).
 """
 
 from __future__ import annotations
@@ -16,9 +22,20 @@ import specrep
 from gan_plugins.data.loops.dataset import LoopDataset
 from gan_plugins.data.loops.source import flags_for
 from gan_plugins.metrics.audio import NDBReference, descriptor_features, frechet_descriptor_distance
+from gan_plugins.metrics.c2st import MIN_PER_FOLD, c2st
+from gan_plugins.metrics.embedding import MIN_SECONDS, embed, embedding_distance
+from gan_plugins.metrics.rhythm import rhythm_judge
 from specrep.errors import AudioFileError, ParameterError
 
-__all__ = ["read_loops", "source_groups", "evaluate_audio"]
+__all__ = ["C2ST_LOOPS", "FEATURE_HOP", "JUDGE_KEYS", "read_loops", "source_groups", "evaluate_audio", "judge_scores"]
+
+#: loops a side the C2ST trains on at most (300 + 300: about 36 CPU s on one thread)
+C2ST_LOOPS = 300
+#: the generators' feature hop at 16 kHz, where nearest 2x upsampling pairs frames (the artefact index looks there)
+FEATURE_HOP = 512
+#: the judge's keys in each row of the report
+JUDGE_KEYS = ("c2st_accuracy", "c2st_low", "c2st_high", "c2st_auc", "embedding_fd", "artefact_index",
+              "artefact_modulation_db", "onset_sharpness_ms")
 
 _AUDIO = {".wav", ".flac", ".ogg", ".aiff", ".aif", ".mp3"}
 
@@ -129,8 +146,39 @@ def _fit(waves: np.ndarray, samples: int | None) -> np.ndarray:
     return np.pad(waves, ((0, 0), (0, samples - waves.shape[-1]))).astype(np.float32, copy=False)
 
 
+def judge_scores(reference: np.ndarray, waves: np.ndarray, sample_rate: int, *, seed: int = 0,
+                 c2st_loops: int = C2ST_LOOPS, hop: int = FEATURE_HOP,
+                 reference_embeddings: np.ndarray | None = None) -> dict[str, float | None]:
+    """The judge's scores of ``waves`` against ``reference`` (both ``(N, samples)`` float32 at ``sample_rate``).
+
+    Returns :data:`JUDGE_KEYS`: ``c2st_accuracy`` with its bootstrap interval ``c2st_low``/``c2st_high`` and
+    ``c2st_auc`` (:func:`gan_plugins.metrics.c2st.c2st` on at most ``c2st_loops`` loops a side, drawn by
+    ``seed``; None when either set has fewer than ``5 * MIN_PER_FOLD`` loops), ``embedding_fd``
+    (:func:`gan_plugins.metrics.embedding.embedding_distance`; None for loops shorter than
+    :data:`~gan_plugins.metrics.embedding.MIN_SECONDS`; ``reference_embeddings`` reuses ``embed(reference)``),
+    ``artefact_index`` (percentage points
+    of period-2 frame alternation at ``hop`` above the reference's), ``artefact_modulation_db`` (8-40 Hz onset
+    modulation excess) and ``onset_sharpness_ms`` (median attack time; inf when most loops have no onset).
+    """
+    rhythm = rhythm_judge(reference, waves, sample_rate, hop=hop)
+    out: dict[str, float | None] = {key: rhythm[key] for key in JUDGE_KEYS[5:]}
+    long_enough = waves.shape[-1] >= MIN_SECONDS * sample_rate
+    out["embedding_fd"] = (embedding_distance(reference, waves, sample_rate, real_embeddings=reference_embeddings)
+                           if long_enough else None)
+    n = min(int(c2st_loops), len(reference), len(waves))
+    if n < 5 * MIN_PER_FOLD:
+        return {**dict.fromkeys(JUDGE_KEYS[:4]), **out}
+    rng = np.random.default_rng(seed)
+    a = reference[np.sort(rng.choice(len(reference), n, replace=False))]
+    b = waves[np.sort(rng.choice(len(waves), n, replace=False))]
+    test = c2st(a, b, sample_rate, seed=seed)
+    return {"c2st_accuracy": test.accuracy, "c2st_low": test.low, "c2st_high": test.high, "c2st_auc": test.auc,
+            **out}
+
+
 def evaluate_audio(real: str | os.PathLike, fake: str | os.PathLike, *, k: int = 50, limit: int | None = 2000,
-                   seed: int = 0, source: Mapping[str, Any] | None = None) -> dict[str, Any]:
+                   seed: int = 0, source: Mapping[str, Any] | None = None, judge: bool = True,
+                   c2st_loops: int = C2ST_LOOPS) -> dict[str, Any]:
     """NDB/K (+ JSD) and FDD of ``fake`` against ``real``, each with its floor and ceiling.
 
     ``source`` (``shape``, ``dtype``, ``offset``, ``sample_rate``) describes whichever of the two is a dataset file
@@ -142,6 +190,11 @@ def evaluate_audio(real: str | os.PathLike, fake: str | os.PathLike, *, k: int =
     the halves are **whole tracks** (``floor_split: "tracks"``): held-out loops of songs the reference also holds
     would make the floor look better than any model of unseen music can be. Otherwise rows
     (``floor_split: "rows"``).
+
+    With ``judge`` (default) each row also holds :func:`judge_scores` against the reference half: the C2ST
+    (``c2st_*``, None when a set has too few loops), the learned-embedding distance, the artefact index and the
+    attack time. The C2ST is run on the
+    generated loops and on the floor, not on the noise ceiling (noise is told apart at 1.0; its row has None).
     """
     real_w, sr, real_skipped = read_loops(real, limit=limit, seed=seed, source=source)
     fake_w, _, fake_skipped = read_loops(fake, sample_rate=sr, samples=real_w.shape[1], limit=limit, seed=seed,
@@ -153,11 +206,17 @@ def evaluate_audio(real: str | os.PathLike, fake: str | os.PathLike, *, k: int =
     ref = NDBReference(ref_w, sr, k=k, seed=seed)
     feats = descriptor_features(ref_w, sr)
     noise = (np.random.default_rng(seed).standard_normal(held_w.shape) * held_w.std()).astype(np.float32)
+    ref_emb = embed(ref_w, sr) if judge and ref_w.shape[-1] >= MIN_SECONDS * sr else None
 
-    def scores(waves):
-        return {**ref.score(waves), "fdd": frechet_descriptor_distance(ref_w, waves, sr, real_features=feats)}
+    def scores(waves, *, run_c2st: bool = True):
+        row = {**ref.score(waves), "fdd": frechet_descriptor_distance(ref_w, waves, sr, real_features=feats)}
+        if judge:
+            row.update(judge_scores(ref_w, waves, sr, seed=seed, c2st_loops=c2st_loops if run_c2st else 0,
+                                    reference_embeddings=ref_emb))
+        return row
 
     return {"real": str(real), "fake": str(fake), "sample_rate": sr, "n_real": len(real_w), "n_fake": len(fake_w),
-            "k": k, "fake_scores": scores(fake_w), "floor": scores(held_w), "ceiling": scores(noise),
+            "k": k, "fake_scores": scores(fake_w), "floor": scores(held_w),
+            "ceiling": scores(noise, run_c2st=False), "c2st_loops": min(c2st_loops, len(ref_w), len(fake_w)),
             "floor_split": "rows" if groups is None else "tracks", "n_reference": len(ref_rows),
             "n_held_out": len(held_rows), "skipped": real_skipped + fake_skipped}

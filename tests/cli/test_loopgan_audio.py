@@ -14,8 +14,8 @@ from loopgan_cli.loopgan import main
 
 @pytest.mark.slow  # ~9 s on a shared 2-core CPU
 def test_evaluate_audio_dataset_vs_folder(tmp_path, capsys):
-    real = write_synth_dataset(tmp_path / "real.npy", n=80, seconds=0.5, seed=0, progress=False)
-    other = write_synth_dataset(tmp_path / "other.npy", n=40, seconds=0.5, seed=1, progress=False)
+    real = write_synth_dataset(tmp_path / "real.npy", n=80, seconds=1.0, seed=0, progress=False)
+    other = write_synth_dataset(tmp_path / "other.npy", n=40, seconds=1.0, seed=1, progress=False)
     folder = tmp_path / "fake"
     for i, wave in enumerate(np.load(other)[:30]):
         specrep.io.save(folder / f"loop_{i:03d}.wav", wave, 16000)
@@ -28,6 +28,23 @@ def test_evaluate_audio_dataset_vs_folder(tmp_path, capsys):
     assert len(report["skipped"]) == 1 and "broken.wav" in report["skipped"][0]
     assert report["floor"]["fdd"] < report["ceiling"]["fdd"]
     assert report["fake_scores"]["fdd"] < report["ceiling"]["fdd"]  # real procedural loops, not noise
+    fake, floor, ceiling = report["fake_scores"], report["floor"], report["ceiling"]
+    assert report["c2st_loops"] == 30  # min(300, the 40-loop reference half, 30 fakes)
+    for row in (fake, floor):
+        assert 0.0 <= row["c2st_low"] <= row["c2st_accuracy"] <= row["c2st_high"] <= 1.0
+        assert 0.0 <= row["c2st_auc"] <= 1.0
+        assert np.isfinite(row["artefact_index"]) and np.isfinite(row["artefact_modulation_db"])
+    assert ceiling["c2st_accuracy"] is None  # not run on noise; the JSON has no NaN or Infinity either
+    assert 0.0 <= floor["embedding_fd"] < ceiling["embedding_fd"] and fake["embedding_fd"] < ceiling["embedding_fd"]
+    assert "Infinity" not in out and "NaN" not in out
+    # the table: every judge row, with "-" where the C2ST was not run
+    assert main(["evaluate", "--real", str(real), "--fake", str(folder), "-k", "8"]) in (0, None)
+    table = capsys.readouterr().out
+    for label in ("C2ST accuracy", "C2ST AUC", "embedding FD", "artefact index", "8-40 Hz excess dB",
+                  "attack time ms"):
+        line = next(ln for ln in table.splitlines() if ln.startswith(label))
+        assert line.split()[-1] == "-" if label.startswith("C2ST") else len(line.split()) >= 3
+    assert f"{fake['c2st_accuracy']:.3f}" in table
 
 
 def test_evaluate_needs_both_sides(tmp_path, capsys):
