@@ -54,6 +54,7 @@ def test_real_vs_real_far_below_real_vs_noise(sets):
     assert fdd_ceiling > 20 * fdd_floor
 
 
+@pytest.mark.slow  # its loop sets take ~25 s to synthesise
 def test_dropping_a_style_worsens_ndb(sets):
     real, _, other, other_labels = sets
     ref = NDBReference(real, SR, k=10)

@@ -47,6 +47,7 @@ def _check_numbers(r):
     assert tpr * tnr - 1e-12 <= r.auc <= 1 - (1 - tnr) * (1 - tpr) + 1e-12
 
 
+@pytest.mark.slow  # ~4-6 s: five trainings
 def test_halves_of_one_loop_set_are_indistinguishable(halves):
     r = c2st(*halves, SR, epochs=EPOCHS)
     assert r.low <= 0.5 <= r.high
@@ -54,6 +55,7 @@ def test_halves_of_one_loop_set_are_indistinguishable(halves):
     _check_numbers(r)
 
 
+@pytest.mark.slow  # ~4-6 s: five trainings
 def test_loops_against_noise_at_their_level_are_told_apart(halves):
     a, b = halves
     rng = np.random.default_rng(0)
@@ -64,6 +66,7 @@ def test_loops_against_noise_at_their_level_are_told_apart(halves):
     _check_numbers(r)
 
 
+@pytest.mark.slow  # ~4-6 s: five trainings
 def test_a_gain_change_is_not_detected(halves):
     a, b = halves
     r = c2st(a, 0.05 * b, SR, epochs=EPOCHS)  # -26 dB: trivial to see without level normalisation
@@ -91,6 +94,7 @@ def test_frames_duplicated_in_pairs_are_seen_from_100_loops():
     assert full > max(real, half) + 0.05
 
 
+@pytest.mark.slow  # ~4 s: three C2STs
 def test_same_seed_same_result_other_seed_other_folds(halves):
     a, b = halves[0][:10], degrade(halves[1][:10], "blur", 1.0, sample_rate=SR)
     torch_state = torch.random.get_rng_state()

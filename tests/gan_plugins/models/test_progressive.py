@@ -187,6 +187,7 @@ def test_trains_through_every_stage_with_alpha_rising_at_the_scheduled_steps(dat
     assert all(math.isfinite(r["loss_d"]) and math.isfinite(r["loss_g"]) for r in res.history)
 
 
+@pytest.mark.slow  # ~2 s: trains twice
 def test_mid_fade_checkpoint_resumes_with_the_same_alpha_stage_step_and_parameters(data, tmp_path):
     straight = _train(data, tmp_path / "a", 13, loss="wgan-gp")
     _train(data, tmp_path / "b", 10, loss="wgan-gp")  # 10: inside the fade-in of level 2 (steps 8-11)
@@ -213,6 +214,7 @@ def test_mid_fade_checkpoint_resumes_with_the_same_alpha_stage_step_and_paramete
             torch.testing.assert_close(sb[key][name], value, rtol=0, atol=1e-6, msg=f"{key}.{name}")
 
 
+@pytest.mark.slow  # ~2 s: trains twice
 def test_resume_across_a_batch_and_lr_change_is_exact(data, tmp_path):
     # stages at batch 6, 4, 3 and lr x1, x0.5, x0.25 (steps 0 | 1-2 fade | 3 | 4-6 fade): stop at 2, inside the fade
     over = {"stage_batch_size": [6, 4, 3], "stage_lr_scale": [1.0, 0.5, 0.25]}

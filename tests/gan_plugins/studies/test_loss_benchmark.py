@@ -130,6 +130,7 @@ def test_early_stop_rule_on_synthetic_curves():
         early_stop_at(fds, min_improvement=0.05, patience=0)
 
 
+@pytest.mark.slow  # ~1.5 s: trains
 def test_run_stops_at_the_right_evaluation(tmp_path):
     fd = {1: 100.0, 2: 50.0, 3: 49.0, 4: 48.5, 5: 10.0, 6: 5.0}
     _bench(tmp_path, ScriptedEvaluator(fd.get), cap=6, eval_every=1, patience=2, min_improvement=0.05)
@@ -237,6 +238,7 @@ def test_report_only_trains_nothing_and_reports_the_finished_runs(tmp_path, monk
         rewrite_report(tmp_path / "nothing")
 
 
+@pytest.mark.slow  # ~2 s: trains
 def test_shards_share_one_folder(tmp_path):
     ev = ScriptedEvaluator(lambda s: 100.0 / s)
     _bench(tmp_path, ev, seeds=2, cap=2, shard=(1, 2))
@@ -247,6 +249,7 @@ def test_shards_share_one_folder(tmp_path):
     assert summary["runs_done"] == 2 and summary["plan_runs"] == 2
 
 
+@pytest.mark.slow  # ~1.5 s: trains
 def test_a_run_held_by_another_process_is_skipped_and_taken_once_released(tmp_path):
     import fcntl
 
@@ -391,6 +394,7 @@ def test_sensitivity_figure_plots_every_finite_run_in_point_order():
     assert thresholds == [20.0, 40.0] and ax_w.get_yscale() == "log"
 
 
+@pytest.mark.slow  # ~1.5 s: trains
 def test_report_files_and_command(tmp_path):
     ev = ScriptedEvaluator(lambda s: 100.0 / s)
     summary = _bench(tmp_path, ev, losses=["hinge", "wgan"])

@@ -53,6 +53,7 @@ def test_benchmark_reports_every_score_with_floor_and_ceiling(runs, tmp_path):
     assert "Figures: `out/side-by-side.png`" in report
 
 
+@pytest.mark.slow  # ~2 s: decodes two runs
 def test_runs_with_one_representation_share_one_round_trip(runs, tmp_path):
     data, paths = runs
     twice = {"if-a": paths["mel-if"], "if-b": paths["mel-if"], "gl": paths["mel-gl"]}
@@ -64,6 +65,7 @@ def test_runs_with_one_representation_share_one_round_trip(runs, tmp_path):
     assert "through if-a's representation" in report and "through if-b's" not in report
 
 
+@pytest.mark.slow  # ~2 s
 def test_ndb_bins_and_reference_statistics_come_from_training_loops_only(runs, monkeypatch):
     # the floor scores held-out loops against bins fitted on training loops; bins that saw the held-out loops make
     # the floor optimistic

@@ -105,6 +105,7 @@ def test_resume_refuses_to_change_the_model_and_bad_phase_values(tmp_path, over,
               config_file=cfg)
 
 
+@pytest.mark.slow  # ~2 s: trains twice
 def test_evaluations_and_sample_grids_do_not_change_training(tmp_path):
     """A probe that evaluates and draws grids every step trains the weights of a bare ``loopgan train`` (the bundled
     dcgan-mnist's command relies on it)."""
