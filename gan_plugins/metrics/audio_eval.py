@@ -24,7 +24,7 @@ from gan_plugins.data.loops.source import flags_for
 from gan_plugins.metrics.audio import NDBReference, descriptor_features, frechet_descriptor_distance
 from gan_plugins.metrics.c2st import MIN_PER_FOLD, c2st
 from gan_plugins.metrics.embedding import MIN_SECONDS, embed, embedding_distance
-from gan_plugins.metrics.rhythm import rhythm_judge
+from gan_plugins.metrics.rhythm import RhythmReference, rhythm_judge
 from specrep.errors import AudioFileError, ParameterError
 
 __all__ = ["C2ST_LOOPS", "FEATURE_HOP", "JUDGE_KEYS", "read_loops", "source_groups", "evaluate_audio", "judge_scores"]
@@ -148,7 +148,8 @@ def _fit(waves: np.ndarray, samples: int | None) -> np.ndarray:
 
 def judge_scores(reference: np.ndarray, waves: np.ndarray, sample_rate: int, *, seed: int = 0,
                  c2st_loops: int = C2ST_LOOPS, hop: int = FEATURE_HOP,
-                 reference_embeddings: np.ndarray | None = None) -> dict[str, float | None]:
+                 reference_embeddings: np.ndarray | None = None,
+                 reference_rhythm: RhythmReference | None = None) -> dict[str, float | None]:
     """The judge's scores of ``waves`` against ``reference`` (both ``(N, samples)`` float32 at ``sample_rate``).
 
     Returns :data:`JUDGE_KEYS`: ``c2st_accuracy`` with its bootstrap interval ``c2st_low``/``c2st_high`` and
@@ -156,11 +157,11 @@ def judge_scores(reference: np.ndarray, waves: np.ndarray, sample_rate: int, *, 
     ``seed``; None when either set has fewer than ``5 * MIN_PER_FOLD`` loops), ``embedding_fd``
     (:func:`gan_plugins.metrics.embedding.embedding_distance`; None for loops shorter than
     :data:`~gan_plugins.metrics.embedding.MIN_SECONDS`; ``reference_embeddings`` reuses ``embed(reference)``),
-    ``artefact_index`` (percentage points
+    ``reference_rhythm`` reuses ``RhythmReference.of(reference)``; ``artefact_index`` (percentage points
     of period-2 frame alternation at ``hop`` above the reference's), ``artefact_modulation_db`` (8-40 Hz onset
     modulation excess) and ``onset_sharpness_ms`` (median attack time; inf when most loops have no onset).
     """
-    rhythm = rhythm_judge(reference, waves, sample_rate, hop=hop)
+    rhythm = rhythm_judge(reference if reference_rhythm is None else reference_rhythm, waves, sample_rate, hop=hop)
     out: dict[str, float | None] = {key: rhythm[key] for key in JUDGE_KEYS[5:]}
     long_enough = waves.shape[-1] >= MIN_SECONDS * sample_rate
     out["embedding_fd"] = (embedding_distance(reference, waves, sample_rate, real_embeddings=reference_embeddings)
@@ -207,12 +208,13 @@ def evaluate_audio(real: str | os.PathLike, fake: str | os.PathLike, *, k: int =
     feats = descriptor_features(ref_w, sr)
     noise = (np.random.default_rng(seed).standard_normal(held_w.shape) * held_w.std()).astype(np.float32)
     ref_emb = embed(ref_w, sr) if judge and ref_w.shape[-1] >= MIN_SECONDS * sr else None
+    ref_rhythm = RhythmReference.of(ref_w, sr, hop=FEATURE_HOP) if judge else None  # measured once, not per row
 
     def scores(waves, *, run_c2st: bool = True):
         row = {**ref.score(waves), "fdd": frechet_descriptor_distance(ref_w, waves, sr, real_features=feats)}
         if judge:
             row.update(judge_scores(ref_w, waves, sr, seed=seed, c2st_loops=c2st_loops if run_c2st else 0,
-                                    reference_embeddings=ref_emb))
+                                    reference_embeddings=ref_emb, reference_rhythm=ref_rhythm))
         return row
 
     return {"real": str(real), "fake": str(fake), "sample_rate": sr, "n_real": len(real_w), "n_fake": len(fake_w),

@@ -26,6 +26,7 @@ upsamples its feature frames by nearest 2x, a period-2 zig-zag at the feature fr
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -36,7 +37,7 @@ from specrep.errors import ParameterError, check_positive_int
 
 __all__ = ["ENVELOPE_HOP_S", "ENVELOPE_WINDOW_S", "MODULATION_BAND_HZ", "MODULATION_HOP", "MODULATION_N_FFT",
            "attack_times_ms", "modulation_excess_db", "modulation_spectrum", "onset_peakiness", "pair_alternation",
-           "rhythm_judge"]
+           "RhythmReference", "rhythm_judge"]
 
 #: hop (seconds) of the energy envelope the attack times are read on
 ENVELOPE_HOP_S = 0.002
@@ -267,13 +268,42 @@ def pair_alternation(waves, sample_rate: int, *, hop: int = 512) -> np.ndarray:
     return np.concatenate(out)
 
 
+@dataclass(frozen=True)
+class RhythmReference:
+    """What :func:`rhythm_judge` measures of the real loops, computed once for scoring several sets against them.
+
+    Build with :meth:`of`; ``samples`` is the loop length every scored set must have.
+    """
+
+    samples: int
+    sample_rate: int
+    hop: int
+    attack: np.ndarray
+    power: np.ndarray
+    freqs: np.ndarray
+    alternation: float
+    peakiness: float
+    autocorrelation: np.ndarray
+
+    @classmethod
+    def of(cls, real, sample_rate: int, *, hop: int = 512) -> RhythmReference:
+        """The reference statistics of ``real`` ``(N >= 2, samples >= 1024)`` at ``sample_rate``."""
+        check_positive_int("sample_rate", sample_rate)
+        r = _waves(real, at_least=2, name="real")
+        power, freqs = modulation_spectrum(r, sample_rate)
+        return cls(r.shape[-1], sample_rate, hop, attack_times_ms(r, sample_rate), power, freqs,
+                   abs(float(pair_alternation(r, sample_rate, hop=hop).mean())),
+                   float(np.median(onset_peakiness(r, sample_rate))), onset_autocorrelation(r, sample_rate)[0])
+
+
 def rhythm_judge(real, fake, sample_rate: int, *, hop: int = 512) -> dict[str, float]:
     """The rhythm and transient scores of generated loops against real ones.
 
     Parameters
     ----------
     real, fake : array-like, shape (N >= 2, samples >= 1024)
-        Mono loops of the same length and sample rate.
+        Mono loops of the same length and sample rate; ``real`` may be a :class:`RhythmReference` of them
+        (measured once when several sets are scored against one real set).
     sample_rate : int > 0
     hop : int > 0
         The generator's feature hop, for the pair alternation (:func:`pair_alternation`).
@@ -292,15 +322,18 @@ def rhythm_judge(real, fake, sample_rate: int, *, hop: int = 512) -> dict[str, f
           about 0 for two real sets, rising with the share of frames duplicated in pairs.
         - ``beat_strength``, ``clear_beat``, ``profile_corr``: :func:`gan_plugins.metrics.audio.rhythm_scores`.
     """
-    check_positive_int("sample_rate", sample_rate)
-    r, f = _waves(real, at_least=2, name="real"), _waves(fake, at_least=2, name="fake")
-    if r.shape[-1] != f.shape[-1]:
-        raise ParameterError(f"real loops of {r.shape[-1]} samples and fake loops of {f.shape[-1]}: "
+    ref = real if isinstance(real, RhythmReference) else RhythmReference.of(real, sample_rate, hop=hop)
+    if (ref.sample_rate, ref.hop) != (sample_rate, hop):
+        raise ParameterError(f"the reference was measured at {ref.sample_rate} Hz, hop {ref.hop}; "
+                             f"not {sample_rate} Hz, hop {hop}")
+    f = _waves(fake, at_least=2, name="fake")
+    if ref.samples != f.shape[-1]:
+        raise ParameterError(f"real loops of {ref.samples} samples and fake loops of {f.shape[-1]}: "
                              "compare loops of the same length")
-    attack_r, attack_f = attack_times_ms(r, sample_rate), attack_times_ms(f, sample_rate)
-    power_r, freqs = modulation_spectrum(r, sample_rate)
+    attack_r, attack_f = ref.attack, attack_times_ms(f, sample_rate)
+    power_r, freqs = ref.power, ref.freqs
     power_f, _ = modulation_spectrum(f, sample_rate)
-    alt_r = abs(float(pair_alternation(r, sample_rate, hop=hop).mean()))
+    alt_r = ref.alternation
     alt_f = abs(float(pair_alternation(f, sample_rate, hop=hop).mean()))
 
     def median(v):
@@ -308,8 +341,8 @@ def rhythm_judge(real, fake, sample_rate: int, *, hop: int = 512) -> dict[str, f
 
     return {"onset_sharpness_ms": median(attack_f), "onset_sharpness_real_ms": median(attack_r),
             "onset_peakiness": float(np.median(onset_peakiness(f, sample_rate))),
-            "onset_peakiness_real": float(np.median(onset_peakiness(r, sample_rate))),
+            "onset_peakiness_real": ref.peakiness,
             "artefact_modulation_db": modulation_excess_db(power_r, power_f, freqs),
             "artefact_alternation": alt_f, "artefact_alternation_real": alt_r,
             "artefact_index": 100.0 * (alt_f - alt_r),
-            **rhythm_scores(onset_autocorrelation(r, sample_rate)[0], onset_autocorrelation(f, sample_rate)[0])}
+            **rhythm_scores(ref.autocorrelation, onset_autocorrelation(f, sample_rate)[0])}

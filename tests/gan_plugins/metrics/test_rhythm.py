@@ -10,6 +10,7 @@ import pytest
 from gan_plugins.data.procedural.generator import synthesize_loops
 from gan_plugins.metrics.degrade import degrade
 from gan_plugins.metrics.rhythm import (
+    RhythmReference,
     attack_times_ms,
     modulation_excess_db,
     modulation_spectrum,
@@ -113,3 +114,19 @@ def test_bad_arguments_refused(sets):
         modulation_excess_db(power, power, freqs, band_hz=(40.0, 8.0))
     with pytest.raises(ParameterError, match="bins"):
         modulation_excess_db(power, power[:, :10], freqs)
+
+
+def test_a_reference_measured_once_holds_the_real_loops_own_measures(sets):
+    real, other = sets
+    fake = degrade(other, "pairs", 0.66, sample_rate=SR)
+    ref = RhythmReference.of(real, SR)
+    scores = rhythm_judge(ref, fake, SR)
+    assert scores["onset_sharpness_real_ms"] == pytest.approx(np.median(attack_times_ms(real, SR)))
+    assert scores["onset_peakiness_real"] == pytest.approx(np.median(onset_peakiness(real, SR)))
+    assert scores["artefact_alternation_real"] == pytest.approx(abs(pair_alternation(real, SR).mean()))
+    assert scores["artefact_index"] == pytest.approx(
+        100 * (abs(pair_alternation(fake, SR).mean()) - abs(pair_alternation(real, SR).mean())))
+    assert scores == rhythm_judge(real, fake, SR)  # the same as measuring the real loops in the call
+    for other_ref in (RhythmReference.of(real, SR, hop=256), RhythmReference.of(real[:, :16000], SR)):
+        with pytest.raises(ParameterError):
+            rhythm_judge(other_ref, fake, SR)
