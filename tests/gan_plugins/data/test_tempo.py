@@ -4,7 +4,7 @@ the one (beat index exact, time within 20 ms), and procedural loops with a bar-w
 import numpy as np
 import pytest
 
-from gan_plugins.data.loops.tempo import beat_grid, estimate_downbeat
+from gan_plugins.data.loops.tempo import beat_grid, estimate_downbeat, refine_tempo
 from gan_plugins.data.procedural.generator import synthesize_loops
 
 #: Three-note chords (Hz), one per bar, cycling: every bar line is a spectral change, no beat inside a bar is.
@@ -36,17 +36,67 @@ def test_downbeat_of_hand_built_envelopes_is_exact(phase, beats_per_bar):
         assert got == pytest.approx(want, abs=1e-9), (phase, down_beat)
 
 
-def test_the_first_beat_without_a_past_does_not_count_as_no_change():
-    # Grid beat 0 is the bar line (a spectral change of 1 at beats 4 and 8; beat 0 has no previous beat to differ
-    # from), beat 2 a weaker change of 0.8 in every bar: beat 0 must win, 1 > 0.8. Counting beat 0's missing past as
-    # a change of 0 would average it to 2/3 and hand the downbeat to beat 2.
+def test_short_loops_fall_back_to_beat_changes_and_beat_0_has_no_past():
+    # 7 beats: no candidate has a bar on both sides of a bar line, so the beat-to-beat change decides. Grid beat 0
+    # is the bar line (a change of 1 at beat 4; beat 0 has no previous beat), beat 2 a weaker change of 0.8 at beats
+    # 2 and 6: beat 0 must win, 1 > 0.8. Counting beat 0's missing past as a change of 0 would average it to 1/2.
     fps, period = 62.5, 30
-    per_beat = np.array([0.0, 0.0, 0.8, 0.8, 1.8, 1.8, 2.6, 2.6, 3.6, 3.6, 4.4, 4.4])
-    onset = np.zeros(12 * period + 1)
+    per_beat = np.array([0.0, 0.0, 0.8, 0.8, 1.8, 1.8, 2.6])
+    onset = np.zeros(7 * period + 1)
     onset[::period] = 1.0
-    logbands = np.repeat(np.r_[per_beat, per_beat[-1]], [period] * 12 + [1])[None].repeat(5, 0)
+    logbands = np.repeat(np.r_[per_beat, per_beat[-1]], [period] * 7 + [1])[None].repeat(5, 0)
     got = estimate_downbeat(onset, logbands, fps, 60.0 * fps / period)
     assert got == pytest.approx(LEAD_FRAMES / fps, abs=1e-9)
+
+
+@pytest.mark.parametrize("down_beat", range(4))
+def test_a_grid_locked_to_the_off_beat_still_finds_the_bar_line(down_beat):
+    # Off-beat hats stronger than the beats: the onset grid locks to the off-beat (phase = half a beat), but the
+    # bars change on a beat. The half-beat candidates must put the downbeat back on the beat of the bar line.
+    fps, period = 62.5, 30
+    frames = 48 * period
+    onset = np.zeros(frames)
+    onset[0::period] = 0.5
+    onset[period // 2::period] = 1.0
+    first_line = down_beat * period
+    bar = (np.arange(frames) - first_line) // (4 * period)
+    logbands = np.random.default_rng(down_beat).normal(size=(int(bar.max()) + 2, 12))[bar + 1].T
+    got = estimate_downbeat(onset, logbands, fps, 60.0 * fps / period)
+    assert got == pytest.approx((first_line + LEAD_FRAMES) / fps, abs=1e-9)
+
+
+def test_a_tempo_estimated_at_half_still_cuts_on_bar_lines():
+    # The song's bar is 4 beats of 20 frames and its parts change every bar; the grid is given at half the tempo (a
+    # "beat" of 40 frames), so every other song beat is between grid beats. The downbeat must be a song bar line.
+    fps, period = 62.5, 20
+    frames = 64 * period
+    onset = np.zeros(frames)
+    onset[::period] = 1.0
+    first_line = 3 * period
+    bar = (np.arange(frames) - first_line) // (4 * period)
+    logbands = np.random.default_rng(5).normal(size=(int(bar.max()) + 2, 12))[bar + 1].T
+    got = estimate_downbeat(onset, logbands, fps, 60.0 * fps / (2 * period))
+    frame = got * fps - LEAD_FRAMES
+    assert (frame - first_line) % (4 * period) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_refined_tempo_keeps_the_last_bars_of_a_long_track_on_the_grid():
+    # A click every beat at 143.37 BPM for 200 s (478 beats). The comb lands within its 0.1 % grid; cutting bars
+    # on that tempo would drift by up to 0.1 % * 200 s = 0.2 s at the end. The refined tempo is within 0.01 % and
+    # its grid phase on the first click (phase step 0.25 frame).
+    fps, bpm, seconds = 62.5, 143.37, 200.0
+    period = 60.0 * fps / bpm
+    onset = np.zeros(int(seconds * fps))
+    for k in np.arange(0.0, onset.size - 1, period):
+        i = int(k)
+        onset[i] += 1.0 - (k - i)
+        onset[i + 1] += k - i
+    got_bpm, phase = refine_tempo(onset, fps, bpm * 1.003)
+    assert got_bpm == pytest.approx(bpm, rel=1e-4)
+    last_beat = phase + period * (int((onset.size - 2 - phase) / (60.0 * fps / got_bpm)))
+    beats = int(round((last_beat - phase) / period))
+    assert abs(phase + beats * 60.0 * fps / got_bpm - beats * period) < 0.02 * fps   # within 20 ms at the end
+    assert phase == pytest.approx(0.0, abs=0.26)
 
 
 def _chord_loop(bpm: float, sr: int, start_beat: int, lead_s: float, bars: int = 5) -> np.ndarray:
