@@ -69,9 +69,14 @@ def cmd_train(args: argparse.Namespace) -> None:
     from gan_plugins.training.distributed import leave_process_group
     from gan_plugins.training.trainer import train
 
+    callbacks = []
+    if args.cpu_minutes is not None:
+        from gan_plugins.training.callbacks import CPUBudget
+
+        callbacks.append(CPUBudget(args.cpu_minutes * 60.0))
     result = train(args.plugin, data=args.data, loss=args.loss, out=args.out, steps=args.steps,
                    config_file=args.config, overrides=parse_overrides(args.set), resume=args.resume,
-                   progress=not args.no_progress)
+                   progress=not args.no_progress, callbacks=callbacks)
     if int(os.environ.get("RANK", "0")) == 0:
         last = result.history[-1] if result.history else {}
         losses = ", ".join(f"{k}={last[k]:.4f}" for k in ("loss_d", "loss_g") if k in last)
@@ -262,6 +267,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true",
                    help="continue RUN/last.pt exactly; with --set, change only lr_g, lr_d, ema_decay or the "
                         "*_every intervals from here on (recorded in RUN/phases.jsonl)")
+    p.add_argument("--cpu-minutes", type=float, default=None, metavar="M",
+                   help="also stop once the run has used M minutes of CPU time (summed over resumes; for "
+                        "equal-budget comparisons)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_train)
 

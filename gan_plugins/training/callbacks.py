@@ -25,12 +25,13 @@ checkpointed and every rank loads them.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from specrep.errors import ParameterError
 
-__all__ = ["HOOKS", "Callback", "CallbackList"]
+__all__ = ["HOOKS", "CPUBudget", "Callback", "CallbackList"]
 
 #: the methods every callback has
 HOOKS = ("on_step_end", "on_evaluation", "should_stop", "state_dict", "load_state_dict")
@@ -131,3 +132,43 @@ class CallbackList:
             if key in mine:
                 mine[key].load_state_dict(state)
         self._carried = {k: v for k, v in states.items() if k not in mine}
+
+
+class CPUBudget(Callback):
+    """Stop a run once it has used ``seconds`` of CPU time (this process, all threads; :func:`time.process_time`).
+
+    Equal-budget comparisons of recipes whose steps cost differently (a finer time grid, another loss or penalty)
+    need a stop on compute, not on steps; CPU time, unlike wall time, does not grow when other jobs share the
+    machine. Counted from the first step of each session of the run (setup and data loading excluded), summed over
+    resumes through the checkpoint, and checked before each step, so a run overshoots by at most one step.
+
+    Parameters
+    ----------
+    seconds : float > 0
+    """
+
+    def __init__(self, seconds: float) -> None:
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not seconds > 0:
+            raise ParameterError(f"CPU budget seconds={seconds!r} must be a number > 0")
+        self.seconds = float(seconds)
+        self.used = 0.0
+        self._mark: float | None = None
+
+    def _tick(self) -> None:
+        now = time.process_time()
+        if self._mark is not None:
+            self.used += now - self._mark
+        self._mark = now
+
+    def on_step_end(self, trainer: Any, step: int, logs: Mapping[str, float]) -> None:
+        self._tick()
+
+    def should_stop(self, trainer: Any, step: int) -> bool:
+        self._tick()
+        return self.used >= self.seconds
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"used": self.used}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.used = float(state.get("used", 0.0))

@@ -171,3 +171,35 @@ def test_constructor_has_no_side_effects_and_setup_is_explicit(tmp_path):
         Trainer(plugin, {"loss": "hinge"}, tmp_path)
     with pytest.raises(ParameterError, match="evaluator must be callable"):
         Trainer(plugin, cfg, tmp_path, evaluator=3)
+
+
+class _Clock:
+    """A fake process clock: each reading advances by ``tick`` CPU seconds."""
+
+    def __init__(self, tick):
+        self.now, self.tick = 0.0, tick
+
+    def __call__(self):
+        self.now += self.tick
+        return self.now
+
+
+def test_cpu_budget_stops_on_cpu_time_summed_over_resumes(tmp_path, monkeypatch):
+    import gan_plugins.training.callbacks as cbs
+
+    # every clock reading advances 1 CPU second: a step (should_stop, then on_step_end) costs 1 s, and the gap
+    # to the next should_stop 1 s: 2 s a step. A budget of 5 s stops after 3 steps (2, 4, 6 >= 5).
+    monkeypatch.setattr(cbs.time, "process_time", _Clock(1.0))
+    budget = cbs.CPUBudget(5.0)
+    res = train("dcgan", data="mnist", loss="hinge", out=tmp_path, steps=10, overrides=TINY, progress=False,
+                callbacks=[budget])
+    assert res.stopped and res.step == 3 and budget.used == pytest.approx(6.0)
+    assert load_checkpoint(tmp_path / "last.pt")["callbacks"] == {"CPUBudget": {"used": 6.0}}
+    # a resume with a larger budget continues the count; the time between the two sessions is not counted
+    monkeypatch.setattr(cbs.time, "process_time", _Clock(1.0))
+    more = cbs.CPUBudget(9.0)
+    res = train("dcgan", data="mnist", loss="hinge", out=tmp_path, steps=10, resume=True, progress=False,
+                callbacks=[more])
+    assert res.step == 5 and more.used == pytest.approx(10.0)
+    with pytest.raises(ParameterError, match="must be a number > 0"):
+        cbs.CPUBudget(0)
