@@ -130,6 +130,11 @@ class GanPlugin(Protocol):
     # build, train one step, sample, save and load every installed plugin.
     # Optional: ``render_settings: tuple[str, ...]``, config keys that only change how samples are rendered (not the
     # networks), so ``loopgan sample --set KEY=VALUE`` may change them on a trained model.
+    # Optional: ``absent_settings: Mapping[str, Any]``, the value a setting takes in a *stored* run config (a
+    # checkpoint's) written before the setting existed, i.e. the behaviour of the code that trained it, e.g.
+    # GANSynth's ``{"upsample": "nearest", "downsample": "avg"}``: an old run keeps building the networks it was
+    # trained with even after the defaults change. Each key must be in ``default_config()``; settings it does not
+    # name take their default. Applied by :func:`gan_plugins.config.complete_stored_config` (``load_model``, resume).
 
 
 @runtime_checkable

@@ -13,13 +13,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from gan_plugins.api import GanPlugin
-from gan_plugins.training.augment import check_augment
-from gan_plugins.training.losses import get_loss
+from gan_plugins.api import GanPlugin, PluginError
+from gan_plugins.training.augment import check_audio_augment, check_augment
+from gan_plugins.training.losses import get_loss, get_penalty
 from specrep.errors import ParameterError, check_positive_float, check_positive_int
 
-__all__ = ["RENAMED_SETTINGS", "RESUME_SETTINGS", "TRAINER_DEFAULTS", "parse_overrides", "read_config_file",
-           "resolve_config", "upgrade_config"]
+__all__ = ["RENAMED_SETTINGS", "RESUME_SETTINGS", "TRAINER_DEFAULTS", "complete_stored_config", "parse_overrides",
+           "read_config_file", "resolve_config", "upgrade_config"]
 
 TRAINER_DEFAULTS: dict[str, Any] = {
     "steps": 2000,          # generator updates
@@ -33,9 +33,16 @@ TRAINER_DEFAULTS: dict[str, Any] = {
     "grid_size": 64,
     "amp": True,            # bf16 autocast, CUDA only
     "drift": 0.0,           # weight of the critic drift penalty on real outputs (GANSynth: 0.001)
-    "gp_every": 1,          # lazy gradient penalty: every k-th critic update, weighted k * gp_weight (1 = always)
-    "augment": "",          # "translation": DiffAugment of every discriminator input (training.augment); "" = off
+    "penalty": "gp",        # critic gradient penalty (training.losses): "gp" weighted by gp_weight, "r1" by r1_gamma
+    "r1_gamma": None,       # R1 weight; None = StyleGAN2-ADA's 0.0002 * H * W / global batch (H x W: critic input)
+    "gp_every": 1,          # lazy penalty: every k-th critic update, weighted k times (1 = always; StyleGAN2 R1: 16)
+    "augment": "",          # "translation" / "audio": augment every discriminator input (training.augment); "" = off
     "augment_shift": 0.125,  # translation range, fraction of the image size (DiffAugment: 1/8)
+    "augment_p": 0.0,       # audio: probability of each transformation per image; with ada_target, the initial p
+    "augment_time_step": 16,  # audio: time shifts are whole steps of loop / augment_time_step (16ths of a bar)
+    "augment_gain": 0.1,    # audio: gain offset range on channel 0, normalised units (training.augment: dB)
+    "ada_target": None,     # audio: adapt p to hold E[sign D(real)] at this target (ADA: 0.6); None = fixed p
+    "ada_images": 20000,    # audio + ada_target: real images over which p can move from 0 to 1 (ADA: 500k)
 }
 
 
@@ -70,6 +77,27 @@ def upgrade_config(config: Mapping[str, Any], *, source: str = "") -> dict[str, 
             if source:
                 warnings.warn(f"{source} key {old!r} is now called {new!r}", DeprecationWarning, stacklevel=3)
     return out
+
+
+def complete_stored_config(plugin: GanPlugin, stored: Mapping[str, Any], defaults: Mapping[str, Any]
+                           ) -> dict[str, Any]:
+    """A stored run config (a checkpoint's, :func:`upgrade_config` applied) completed with the settings added to the
+    project since it was written, so it builds the networks the run was trained with.
+
+    A setting ``stored`` lacks takes the plugin's ``absent_settings[key]`` when the plugin names it (the behaviour
+    before the setting existed, which a later default may differ from), else its value in ``defaults``
+    (``plugin.default_config()``, or a whole :func:`resolve_config`); stored values always win.
+
+    Raises
+    ------
+    PluginError
+        If the plugin's ``absent_settings`` names a key that ``defaults`` does not have.
+    """
+    absent = dict(getattr(plugin, "absent_settings", None) or {})
+    unknown = sorted(set(absent) - set(defaults))
+    if unknown:
+        raise PluginError(f"plugin {plugin.name!r}: absent_settings names {', '.join(unknown)}, not settings of it")
+    return {**defaults, **absent, **stored}
 
 
 def parse_overrides(pairs: list[str] | None) -> dict[str, Any]:
@@ -126,6 +154,7 @@ def resolve_config(plugin: GanPlugin, *, loss: str, data: str, config_file: str 
     base.update(TRAINER_DEFAULTS)
     base.update({k: list(v) if isinstance(v, tuple) else v for k, v in loss_obj.defaults.items()})
     base.update(plugin.default_config())
+    given: set[str] = set()  # keys a config file or --set gave
     for source, extra in (("config file", read_config_file(config_file) if config_file else {}),
                           ("--set", dict(overrides or {}))):
         extra = upgrade_config(extra, source=source)
@@ -135,6 +164,7 @@ def resolve_config(plugin: GanPlugin, *, loss: str, data: str, config_file: str 
             if key not in base:
                 raise ParameterError(f"{source} key {key!r} is not a setting; known: {', '.join(sorted(base))}")
             base[key] = value
+            given.add(key)
     for key in ("steps", "batch_size", "n_critic", "log_every", "grid_size", "gp_every"):
         check_positive_int(key, base[key])
     for key in ("lr_g", "lr_d"):
@@ -144,5 +174,28 @@ def resolve_config(plugin: GanPlugin, *, loss: str, data: str, config_file: str 
             raise ParameterError(f"{key}={base[key]!r} must be an integer >= 0")
     if not 0.0 <= float(base["ema_decay"]) < 1.0:
         raise ParameterError(f"ema_decay={base['ema_decay']!r} must be in [0, 1)")
+    _check_penalty(base, given)
     check_augment(base["augment"], base["augment_shift"])
+    check_audio_augment(base["augment_p"], base["augment_time_step"], base["augment_gain"], base["ada_target"],
+                        base["ada_images"])
+    if base["ada_target"] is not None and base["augment"] != "audio":
+        raise ParameterError(f"ada_target={base['ada_target']!r} adapts augment='audio'; set augment=audio or leave "
+                             "ada_target unset (null)")
+    if base["augment"] == "audio" and base["ada_target"] is None and float(base["augment_p"]) == 0.0:
+        raise ParameterError("augment='audio' with augment_p=0 and no ada_target augments nothing; set augment_p > 0 "
+                             "(fixed) or ada_target (adaptive, e.g. 0.6)")
     return base
+
+
+def _check_penalty(base: Mapping[str, Any], given: set[str]) -> None:
+    """The penalty settings: a registered ``penalty``, and the weight of the other penalty not given with it."""
+    get_penalty(base["penalty"])
+    gamma = base["r1_gamma"]
+    if gamma is not None:
+        check_positive_float("r1_gamma", gamma, strict=False)
+        if base["penalty"] != "r1":
+            raise ParameterError(f"r1_gamma={gamma!r} weighs penalty 'r1', not {base['penalty']!r}; set penalty=r1 "
+                                 "or leave r1_gamma unset (null)")
+    if base["penalty"] == "r1" and "gp_weight" in given and float(base["gp_weight"]) != 0.0:
+        raise ParameterError(f"gp_weight={base['gp_weight']!r} weighs penalty 'gp'; with penalty='r1' the weight is "
+                             "r1_gamma")

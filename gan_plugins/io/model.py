@@ -26,7 +26,7 @@ import torch
 from torch import Tensor, nn
 
 from gan_plugins.api import GanPlugin, get_plugin
-from gan_plugins.config import upgrade_config
+from gan_plugins.config import complete_stored_config, upgrade_config
 from gan_plugins.errors import GanError
 from gan_plugins.io.checkpoint import LAST, CheckpointError, load_checkpoint, save_checkpoint
 from gan_plugins.pretrained import available_pretrained, bundled_path
@@ -249,7 +249,7 @@ def load_model(ref: str | Path, *, device: str | torch.device = "cpu") -> Model:
         raise CheckpointError(f"checkpoint {path} holds no generator ('ema' and 'config' keys)")
     cfg = upgrade_config(state["config"])  # settings renamed since the checkpoint was written
     plugin = get_plugin(cfg["plugin"])
-    cfg = {**plugin.default_config(), **cfg}  # settings newer than the checkpoint take their defaults
+    cfg = complete_stored_config(plugin, cfg, plugin.default_config())  # settings newer than the checkpoint
     generator, discriminator = plugin.build(cfg)
     try:
         generator.load_state_dict(state["ema"])

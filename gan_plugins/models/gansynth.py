@@ -1,10 +1,12 @@
 """GANSynth (Engel et al. 2019) without pitch conditioning, as a plugin.
 
 Generator: ``z (B, z_dim)`` -> pixel norm -> dense to a seed grid (GANSynth: 2x16 from a "2x16 convolution" of a
-1x1 input, which is a dense layer) -> 3x3 conv -> blocks of (nearest x2 upsampling, two 3x3 convs) -> 1x1 conv ->
-tanh, with pixel norm and leaky ReLU(0.2) after every conv and equalised learning rate throughout.
-Discriminator: the mirror: 1x1 conv from features, blocks of (two 3x3 convs, 2x2 average pooling), minibatch
-standard deviation, 3x3 conv, dense over the seed grid, dense to one logit.
+1x1 input, which is a dense layer) -> 3x3 conv -> blocks of (x2 upsampling, two 3x3 convs) -> 1x1 conv -> tanh, with
+pixel norm and leaky ReLU(0.2) after every conv and equalised learning rate throughout.
+Discriminator: the mirror: 1x1 conv from features, blocks of (two 3x3 convs, x2 downsampling), minibatch standard
+deviation, 3x3 conv, dense over the seed grid, dense to one logit. The resampling is GANSynth's (nearest x2, 2x2
+average pooling) by default, or the ``[1, 3, 3, 1]`` filters of :mod:`gan_plugins.nn.resample` (settings
+``upsample`` / ``downsample``; they add no weights).
 
 Widths and depth derive from the feature shape ``(C, rows, frames)``: the seed grid's shorter side is 2 (GANSynth's
 128 x 1024 layout gives a 2 x 16 seed after 6 doublings), and the block at level ``l`` (0 = seed) has
@@ -30,6 +32,7 @@ from gan_plugins.api import PluginError
 from gan_plugins.data.loops.dataset import LoopDataset
 from gan_plugins.models.features import AudioFeatures, fit_normalization
 from gan_plugins.nn.equalized import EqualizedConv2d, EqualizedLinear, MinibatchStdDev, PixelNorm
+from gan_plugins.nn.resample import Downsample2d, Upsample2d
 from gan_plugins.representation import Representation
 from specrep.errors import ParameterError, check_choice, check_positive_int
 
@@ -56,11 +59,18 @@ def _act(x: Tensor) -> Tensor:
 
 
 class GANSynthGenerator(nn.Module):
-    """``(B, z_dim)`` -> features ``(B, C, rows, frames)`` in [-1, 1]."""
+    """``(B, z_dim)`` -> features ``(B, C, rows, frames)`` in [-1, 1].
 
-    def __init__(self, *, z_dim: int, shape, width_max: int = 128, width_base: int = 512) -> None:
+    ``upsample`` is the x2 upsampling of every block, one of :data:`gan_plugins.nn.resample.UPSAMPLE_MODES`
+    (``"nearest"``: GANSynth's; ``"blur"``: StyleGAN2's ``[1, 3, 3, 1]`` filter, see :class:`Upsample2d`); it adds
+    no parameters, so the state dict is the same for every mode.
+    """
+
+    def __init__(self, *, z_dim: int, shape, width_max: int = 128, width_base: int = 512,
+                 upsample: str = "nearest") -> None:
         super().__init__()
         check_positive_int("z_dim", z_dim)
+        self.upsample = Upsample2d(upsample)
         self.levels, h0, w0 = seed_grid(shape)
         ch = widths(self.levels, width_max, width_base)
         self.seed_shape = (ch[0], h0, w0)
@@ -79,9 +89,9 @@ class GANSynthGenerator(nn.Module):
 
     def grow(self, x: Tensor, level: int) -> Tensor:
         """Hidden features of level ``level - 1`` ``(B, width_{l-1}, h, w)`` -> level ``level`` ``(B, width_l, 2h,
-        2w)`` (``1 <= level <= levels``): nearest x2 upsampling, two 3x3 convs."""
+        2w)`` (``1 <= level <= levels``): x2 upsampling (:attr:`upsample`), two 3x3 convs."""
         conv1, conv2 = self.blocks[level - 1]
-        x = F.interpolate(x, scale_factor=2, mode="nearest")
+        x = self.upsample(x)
         x = self.norm(_act(conv1(x)))
         return self.norm(_act(conv2(x)))
 
@@ -93,10 +103,17 @@ class GANSynthGenerator(nn.Module):
 
 
 class GANSynthDiscriminator(nn.Module):
-    """Features ``(B, C, rows, frames)`` -> raw logits ``(B,)``."""
+    """Features ``(B, C, rows, frames)`` -> raw logits ``(B,)``.
 
-    def __init__(self, *, shape, width_max: int = 128, width_base: int = 512, mbstd_group: int = 4) -> None:
+    ``downsample`` is the x2 downsampling of every block, one of :data:`gan_plugins.nn.resample.DOWNSAMPLE_MODES`
+    (``"avg"``: GANSynth's 2x2 average pooling; ``"blur"``: the anti-aliased ``[1, 3, 3, 1]`` low-pass then stride 2,
+    see :class:`Downsample2d`); it adds no parameters.
+    """
+
+    def __init__(self, *, shape, width_max: int = 128, width_base: int = 512, mbstd_group: int = 4,
+                 downsample: str = "avg") -> None:
         super().__init__()
+        self.downsample = Downsample2d(downsample)
         self.levels, h0, w0 = seed_grid(shape)
         levels = self.levels
         ch = widths(levels, width_max, width_base)
@@ -111,9 +128,9 @@ class GANSynthDiscriminator(nn.Module):
 
     def shrink(self, x: Tensor, level: int) -> Tensor:
         """Hidden features of level ``level`` ``(B, width_l, h, w)`` -> level ``level - 1`` ``(B, width_{l-1}, h/2,
-        w/2)`` (``1 <= level <= levels``): two 3x3 convs, 2x2 average pooling."""
+        w/2)`` (``1 <= level <= levels``): two 3x3 convs, x2 downsampling (:attr:`downsample`)."""
         conv1, conv2 = self.blocks[self.levels - level]
-        return F.avg_pool2d(_act(conv2(_act(conv1(x)))), 2)
+        return self.downsample(_act(conv2(_act(conv1(x)))))
 
     def head(self, x: Tensor) -> Tensor:
         """Hidden features of level 0 ``(B, width_0, seed_rows, seed_frames)`` -> raw logits ``(B,)``."""
@@ -141,6 +158,9 @@ class GANSynthPlugin:
 
     #: decoding-only settings that ``loopgan sample --set`` may change on a trained model
     render_settings = ("gl_n_iter", "gl_init", "mel_inverse", "mel_nnls_iter")
+    #: what settings added since the first runs were stored take in a stored config that lacks them: the networks
+    #: those runs were trained with (see :class:`gan_plugins.api.GanPlugin`)
+    absent_settings = {"upsample": "nearest", "downsample": "avg"}
 
     def default_config(self) -> dict[str, Any]:
         return {
@@ -159,6 +179,8 @@ class GANSynthPlugin:
             "mel_nnls_iter": None,        # NNLS refinements; None: 0 for IF, 50 for Griffin-Lim (default_mel_nnls_iter)
             "width_max": 128,
             "width_base": 512,
+            "upsample": "nearest",     # generator x2 upsampling: nearest (GANSynth), blur ([1,3,3,1]) or linear
+            "downsample": "avg",       # critic x2 downsampling: avg (2x2 pooling, GANSynth) or blur (anti-aliased)
             "norm_scale": None,        # fitted on the training split by prepare() (kept in the run, never the data)
             "norm_shift": None,
             "test_fraction": 0.05,
@@ -193,9 +215,9 @@ class GANSynthPlugin:
     def build(self, config: Mapping[str, Any]) -> tuple[nn.Module, nn.Module]:
         shape = self.audio_features(config).shape
         g = GANSynthGenerator(z_dim=int(config["z_dim"]), shape=shape, width_max=int(config["width_max"]),
-                              width_base=int(config["width_base"]))
+                              width_base=int(config["width_base"]), upsample=config["upsample"])
         d = GANSynthDiscriminator(shape=shape, width_max=int(config["width_max"]),
-                                  width_base=int(config["width_base"]))
+                                  width_base=int(config["width_base"]), downsample=config["downsample"])
         return g, d
 
     def _split_rows(self, n: int, config: Mapping[str, Any], split: str, data: str | Path | None = None

@@ -89,13 +89,15 @@ class ProgressiveGenerator(GANSynthGenerator):
     """GANSynth's generator, grown: ``(B, z_dim)`` -> features ``(B, C, rows_l, frames_l)`` in [-1, 1] at the current
     level ``l`` (``rows_l = rows / 2**(levels - l)``, likewise frames).
 
-    Parameters are :class:`GANSynthGenerator`'s; ``to_features`` (inherited) is the final level's output layer and
+    Parameters are :class:`GANSynthGenerator`'s (``upsample`` is the blocks' upsampling, not the fade's, which stays
+    nearest: :func:`upsample_to`); ``to_features`` (inherited) is the final level's output layer and
     ``to_features_levels[l]`` (``l < levels``) the 1x1 output layer of level ``l``. Built at the final level with
     ``fade_alpha = 1`` (= :class:`GANSynthGenerator`); :meth:`set_stage` moves it.
     """
 
-    def __init__(self, *, z_dim: int, shape, width_max: int = 128, width_base: int = 512) -> None:
-        super().__init__(z_dim=z_dim, shape=shape, width_max=width_max, width_base=width_base)
+    def __init__(self, *, z_dim: int, shape, width_max: int = 128, width_base: int = 512,
+                 upsample: str = "nearest") -> None:
+        super().__init__(z_dim=z_dim, shape=shape, width_max=width_max, width_base=width_base, upsample=upsample)
         ch = widths(self.levels, width_max, width_base)
         self.to_features_levels = nn.ModuleList(
             EqualizedConv2d(ch[lvl], int(shape[0]), 1, gain=1.0) for lvl in range(self.levels))
@@ -127,11 +129,15 @@ class ProgressiveDiscriminator(GANSynthDiscriminator):
 
     ``from_features`` (inherited) reads the final level; ``from_features_levels[l]`` (``l < levels``) is the 1x1
     input layer of level ``l``. The minibatch standard deviation groups ``mbstd_group`` examples of whatever batch it
-    is given (the largest divisor of the batch not above it), so per-stage batch sizes keep working.
+    is given (the largest divisor of the batch not above it), so per-stage batch sizes keep working. ``downsample``
+    is the blocks' downsampling (:class:`GANSynthDiscriminator`); the fade's input path and the real features stay
+    2x2 averages (:func:`downsample`), which define the data at each level.
     """
 
-    def __init__(self, *, shape, width_max: int = 128, width_base: int = 512, mbstd_group: int = 4) -> None:
-        super().__init__(shape=shape, width_max=width_max, width_base=width_base, mbstd_group=mbstd_group)
+    def __init__(self, *, shape, width_max: int = 128, width_base: int = 512, mbstd_group: int = 4,
+                 downsample: str = "avg") -> None:
+        super().__init__(shape=shape, width_max=width_max, width_base=width_base, mbstd_group=mbstd_group,
+                         downsample=downsample)
         ch = widths(self.levels, width_max, width_base)
         self.from_features_levels = nn.ModuleList(
             EqualizedConv2d(int(shape[0]), ch[lvl], 1) for lvl in range(self.levels))
@@ -200,8 +206,8 @@ class ProgressivePlugin(GANSynthPlugin):
         shape = self.audio_features(config).shape
         check_positive_int("mbstd_group", config["mbstd_group"])
         kw = {"shape": shape, "width_max": int(config["width_max"]), "width_base": int(config["width_base"])}
-        return (ProgressiveGenerator(z_dim=int(config["z_dim"]), **kw),
-                ProgressiveDiscriminator(mbstd_group=int(config["mbstd_group"]), **kw))
+        return (ProgressiveGenerator(z_dim=int(config["z_dim"]), upsample=config["upsample"], **kw),
+                ProgressiveDiscriminator(mbstd_group=int(config["mbstd_group"]), downsample=config["downsample"], **kw))
 
     def schedule(self, config: Mapping[str, Any]) -> ProgressiveSchedule:
         """The :class:`ProgressiveSchedule` of ``config`` (levels from the feature shape)."""

@@ -1,2 +1,2 @@
 """Network building blocks: PGGAN layers (:mod:`.equalized`: equalised learning rate, pixel norm, minibatch
-standard deviation) and DCGAN blocks (:mod:`.dcgan_blocks`)."""
+standard deviation), DCGAN blocks (:mod:`.dcgan_blocks`) and filtered x2 resampling (:mod:`.resample`)."""

@@ -1,6 +1,11 @@
 """Compare trained audio GANs that differ in representation (GANSynth's table: IF vs magnitude + phase
 reconstruction): NDB/K, Fréchet descriptor distance, spectral consistency, synthesis speed, training curves and
 audio examples, with the floor (held-out real loops) and a noise reference beside every score.
+
+The audio judge (:func:`gan_plugins.metrics.audio_eval.judge_scores`) scores every set as well: a classifier
+two-sample test against the training loops and against the run's own round trip of those loops (what the decoder
+loses is in both; what the generator misses only in the first), the learned-embedding distance, the frame-rate
+artefact index at the run's own feature hop, the onset modulation excess and the attack time.
 """
 
 from __future__ import annotations
@@ -25,12 +30,16 @@ from gan_plugins.metrics.audio import (
     onset_autocorrelation,
     rhythm_scores,
 )
+from gan_plugins.metrics.audio_eval import C2ST_LOOPS, judge_scores
+from gan_plugins.metrics.c2st import MIN_PER_FOLD, c2st
+from gan_plugins.metrics.embedding import MIN_SECONDS, embed
+from gan_plugins.metrics.rhythm import RhythmReference
 from gan_plugins.models.features import AudioFeatures
 from gan_plugins.representation import Representation
 from specrep.errors import ParameterError
 from specrep.timing import time_calls
 
-__all__ = ["benchmark_representations", "write_report"]
+__all__ = ["benchmark_representations", "plot_judge", "write_report"]
 
 
 def _generate(model: Model, n: int, seed: int, batch: int = 64) -> tuple[np.ndarray, torch.Tensor]:
@@ -79,8 +88,45 @@ def _oracle(plugin, cfg, held_out: np.ndarray) -> np.ndarray:
     return torch.cat([af.decode(af.encode(chunk)) for chunk in x.split(64)]).numpy()
 
 
+class _Judge:
+    """The judge's references for one study: the training loops, their embeddings, a rhythm reference per feature
+    hop, and the C2ST's draw of training loops (whose round trips the runs are also tested against)."""
+
+    def __init__(self, real: np.ndarray, sr: int, *, seed: int, c2st_loops: int) -> None:
+        self.real, self.sr, self.seed, self.c2st_loops = real, sr, seed, int(c2st_loops)
+        self.embeddings = embed(real, sr) if real.shape[-1] >= MIN_SECONDS * sr else None
+        self._rhythm: dict[int, RhythmReference] = {}
+        n = min(self.c2st_loops, len(real))
+        self.pick = np.sort(np.random.default_rng(seed).choice(len(real), n, replace=False))
+
+    def rhythm(self, hop: int) -> RhythmReference:
+        if hop not in self._rhythm:
+            self._rhythm[hop] = RhythmReference.of(self.real, self.sr, hop=hop)
+        return self._rhythm[hop]
+
+    def score(self, waves: np.ndarray, *, hop: int, run_c2st: bool = True) -> dict[str, Any]:
+        """:func:`judge_scores` of ``waves`` against the training loops (artefact index at ``hop``)."""
+        return judge_scores(self.real, waves, self.sr, seed=self.seed, c2st_loops=self.c2st_loops if run_c2st else 0,
+                            hop=hop, reference_embeddings=self.embeddings, reference_rhythm=self.rhythm(hop))
+
+    def against_round_trip(self, round_trip: np.ndarray, waves: np.ndarray) -> dict[str, float | None]:
+        """C2ST of ``waves`` against ``round_trip`` (the run's representation of the training loops :attr:`pick`)."""
+        n = min(len(round_trip), len(waves))
+        if n < 5 * MIN_PER_FOLD:  # as judge_scores: too few loops for 5 folds
+            return dict.fromkeys(("c2st_accuracy", "c2st_low", "c2st_high", "c2st_auc"))
+        b = waves[np.sort(np.random.default_rng(self.seed + 1).choice(len(waves), n, replace=False))]
+        test = c2st(round_trip[:n], b, self.sr, seed=self.seed)
+        return {"c2st_accuracy": test.accuracy, "c2st_low": test.low, "c2st_high": test.high, "c2st_auc": test.auc}
+
+
+def _feature_hop(cfg: Mapping[str, Any], sr: int) -> int:
+    """The run's feature hop in samples at ``sr`` (where its generator's frames sit)."""
+    return max(1, int(round(int(cfg["hop_length"]) * sr / int(cfg["sample_rate"]))))
+
+
 def benchmark_representations(runs: Mapping[str, str | Path], data: str | Path, *, n: int = 500, n_real: int = 1000,
-                              k: int = 50, seed: int = 0, out_dir: str | Path | None = None) -> dict[str, Any]:
+                              k: int = 50, seed: int = 0, out_dir: str | Path | None = None, judge: bool = True,
+                              c2st_loops: int = C2ST_LOOPS) -> dict[str, Any]:
     """Score each run's EMA generator against the loops of ``data``.
 
     Parameters
@@ -89,6 +135,9 @@ def benchmark_representations(runs: Mapping[str, str | Path], data: str | Path, 
     data : the training dataset (``.npy`` + sidecar)
     n : generated loops per run; n_real : real loops that define the NDB bins; k : NDB bins
     out_dir : where audio examples, spectrogram sheets and plots go (None: nowhere)
+    judge : also score every set with the audio judge (``judge`` in each entry; ``judge_round_trip`` in each run:
+        the C2ST against the run's round trip of ``c2st_loops`` training loops)
+    c2st_loops : loops a side of each C2ST (300: about 36 CPU s a test on one thread)
 
     Returns
     -------
@@ -100,7 +149,8 @@ def benchmark_representations(runs: Mapping[str, str | Path], data: str | Path, 
     computed once; ``oracle_of`` names the first run that has it.
 
     With ``out_dir``, also ``side-by-side.png``: spectrograms of 4 held-out real loops and of 4 loops of every run,
-    one row each, all computed from the audio the same way whatever the representation.
+    one row each, all computed from the audio the same way whatever the representation; and with ``judge``,
+    ``judge.png`` (:func:`plot_judge`).
     """
     if not runs:
         raise ParameterError("give at least one run to benchmark")
@@ -125,16 +175,22 @@ def benchmark_representations(runs: Mapping[str, str | Path], data: str | Path, 
         return {**ref.score(waves), "fdd": frechet_descriptor_distance(real, waves, sr, real_features=real_desc),
                 **rhythm_scores(profiles["real (training)"], profiles[name])}
 
+    referee = _Judge(real, sr, seed=seed, c2st_loops=c2st_loops) if judge else None
+    first_hop = _feature_hop(first_cfg, sr)
     result: dict[str, Any] = {
         "settings": {"data": str(data), "n": n, "n_real": len(real), "n_held_out": len(held_out), "k": k,
-                     "seed": seed},
+                     "seed": seed, "judge": bool(judge), "c2st_loops": int(c2st_loops)},
         "floor": scores("held-out real", held_out),
         "noise": scores("noise", noise),
         "runs": {},
     }
+    if referee is not None:
+        result["floor"]["judge"] = referee.score(held_out, hop=first_hop)
+        result["noise"]["judge"] = referee.score(noise, hop=first_hop, run_c2st=False)  # noise is trivially told
     out = Path(out_dir) if out_dir else None
     result["settings"]["out_dir"] = str(out) if out is not None else None
     oracles: dict[tuple, str] = {}  # representation key -> first run label with it
+    round_trips: dict[tuple, np.ndarray] = {}  # representation key -> its round trip of the C2ST's training loops
     side = {"held-out real": held_out[:4]}
     for label, model in loaded.items():
         plugin, cfg = model.plugin, model.config
@@ -142,9 +198,14 @@ def benchmark_representations(runs: Mapping[str, str | Path], data: str | Path, 
         side[label] = waves[:4]
         decoders = _decoders(cfg)
         key = AudioFeatures.config_key(cfg)  # runs with one feature map and decoder share one round trip
+        hop = _feature_hop(cfg, sr)
         if key not in oracles:
             oracles[key] = label
-            oracle = scores(f"held-out real through {label}'s representation", _oracle(plugin, cfg, held_out))
+            oracle_waves = _oracle(plugin, cfg, held_out)
+            oracle = scores(f"held-out real through {label}'s representation", oracle_waves)
+            if referee is not None:
+                oracle["judge"] = referee.score(oracle_waves, hop=hop)
+                round_trips[key] = _oracle(plugin, cfg, real[referee.pick])
         else:
             oracle = result["runs"][oracles[key]]["oracle"]
         row = {"representation": cfg["representation"], "run": str(runs[label]), **scores(label, waves),
@@ -155,6 +216,9 @@ def benchmark_representations(runs: Mapping[str, str | Path], data: str | Path, 
                "max_abs": float(np.abs(waves).max()), "finite": bool(np.isfinite(waves).all()),
                "threads": torch.get_num_threads()}
         row["step"] = model.step
+        if referee is not None:
+            row["judge"] = referee.score(waves, hop=hop)
+            row["judge_round_trip"] = referee.against_round_trip(round_trips[key], waves)
         result["runs"][label] = row
         if out is not None:
             examples = out / label
@@ -162,6 +226,8 @@ def benchmark_representations(runs: Mapping[str, str | Path], data: str | Path, 
     if out is not None:
         _plot_curves(runs, out / "training-curves.png")
         _plot_rhythm(profiles, bpm, out / "rhythm.png")
+        if referee is not None:
+            plot_judge(result, out / "judge.png")
         plot_spectrograms([w for ws in side.values() for w in ws], sr, out / "side-by-side.png",
                           titles=[f"{name} #{i}" for name, ws in side.items() for i in range(len(ws))], columns=4)
     return result
@@ -250,6 +316,88 @@ def _speed_table(result: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def _c2st_cell(j: Mapping[str, Any] | None) -> str:
+    if not j or j.get("c2st_accuracy") is None:
+        return "–"
+    return f"{j['c2st_accuracy']:.2f} [{j['c2st_low']:.2f}, {j['c2st_high']:.2f}]"
+
+
+def _num(v, spec: str) -> str:
+    return "–" if v is None or (isinstance(v, float) and not math.isfinite(v)) else format(v, spec)
+
+
+def _judge_table(result: Mapping[str, Any]) -> list[str]:
+    """The judge's table: one row per set that has ``judge`` scores."""
+    sets = [("floor (held-out real)", result["floor"], None)]
+    for label, r in result["runs"].items():
+        sets.append((label, r, r.get("judge_round_trip")))
+        if r.get("oracle_of", label) == label:
+            sets.append((f"held-out real through {label}'s representation", r["oracle"], None))
+    sets.append(("noise (reference)", result["noise"], None))
+    if not any(row.get("judge") for _, row, _ in sets):
+        return []
+    n = result["settings"].get("c2st_loops", "")
+    lines = ["", "Audio judge (`gan_plugins.metrics`; docs/judge.md): C2ST = accuracy of a fresh small CNN telling "
+             f"the set from {n} training loops (5 folds, 95 % bootstrap interval; 0.5 = indistinguishable), and "
+             "from the run's own round trip of those loops (what the generator misses; the decoder's losses are in "
+             "both sets); embedding FD = Fréchet distance of the shipped loop embedding; artefact index = period-2 "
+             "alternation of frame energies at the set's feature hop above the training loops' (percentage "
+             "points, ~0 for real audio); modulation excess = onset-envelope modulation energy 8-40 Hz above the "
+             "training loops' (dB); attack = median onset attack time (ms, lower = sharper).", "",
+             "| set | C2ST vs training | C2ST vs round trip | embedding FD | artefact index (pp) | "
+             "modulation excess (dB) | attack (ms) |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for name, row, rt in sets:
+        j = row.get("judge")
+        if not j:
+            continue
+        lines.append(f"| {name} | {_c2st_cell(j)} | {_c2st_cell(rt)} | {_num(j.get('embedding_fd'), '.2f')} | "
+                     f"{_num(j.get('artefact_index'), '+.1f')} | {_num(j.get('artefact_modulation_db'), '+.1f')} | "
+                     f"{_num(j.get('onset_sharpness_ms'), '.1f')} |")
+    return lines
+
+
+def plot_judge(result: Mapping[str, Any], path: str | Path) -> Path:
+    """``judge.png``: the C2ST accuracy of every set with its interval (against the training loops, and for runs
+    against their round trip), and the modulation excess; one row per set."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [("held-out real", result["floor"].get("judge"), None)]
+    for label, r in result["runs"].items():
+        rows.append((label, r.get("judge"), r.get("judge_round_trip")))
+        if r.get("oracle_of", label) == label:
+            rows.append((f"round trip ({label})", r["oracle"].get("judge"), None))
+    rows = [row for row in rows if row[1]]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 0.5 * len(rows) + 1.6), sharey=True)
+    y = np.arange(len(rows))[::-1]
+    labelled: set[str] = set()
+    for yi, (_, j, rt) in zip(y, rows, strict=True):
+        for test, dy, colour, lab in ((j, 0.15, "C0", "vs training"), (rt, -0.15, "C3", "vs round trip")):
+            if test and test.get("c2st_accuracy") is not None:
+                a = test["c2st_accuracy"]
+                ax1.errorbar(a, yi + dy, xerr=[[a - test["c2st_low"]], [test["c2st_high"] - a]], fmt="o",
+                             color=colour, label=None if lab in labelled else lab)
+                labelled.add(lab)
+        excess = j.get("artefact_modulation_db")
+        ax2.barh(yi, excess if excess is not None and math.isfinite(excess) else 0.0, color="C2")
+    ax1.axvline(0.5, color="k", lw=0.8, ls=":")
+    ax1.set_xlim(0.4, 1.02)
+    ax1.set_xlabel("C2ST accuracy (0.5 = indistinguishable)")
+    ax1.legend(loc="lower left", fontsize=8)
+    ax2.axvline(0.0, color="k", lw=0.8)
+    ax2.set_xlabel("onset modulation 8-40 Hz above the training loops (dB)")
+    ax1.set_yticks(y, [name for name, _, _ in rows], fontsize=8)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 REPORT_TITLE = "Representations: magnitude + phase reconstruction vs magnitude + instantaneous frequency"
 
 
@@ -285,13 +433,16 @@ def write_report(result: Mapping[str, Any], path: str | Path, *, command: str, t
             lines.append(_score_row(f"held-out real through {label}'s representation", r["representation"], "",
                                     r["oracle"]))
     lines.append(_score_row("noise (reference, not a bound)", "", "", ce))
+    lines += _judge_table(result)
     lines += _speed_table(result)
     path = Path(path)
     if result["settings"].get("out_dir"):
         rel = Path(os.path.relpath(result["settings"]["out_dir"], path.parent)).as_posix()
         lines += ["", f"Figures: `{rel}/side-by-side.png` (spectrograms of real loops and of every model, one row "
                   f"each), `{rel}/training-curves.png` (critic gap and generator loss), `{rel}/rhythm.png` (rhythm "
-                  f"profile and beat strength of every set), and per model 8 loops + `spectrograms.png` under "
+                  f"profile and beat strength of every set), "
+                  + (f"`{rel}/judge.png` (the judge's C2ST and modulation excess), " if result["settings"].get("judge")
+                     else "") + f"and per model 8 loops + `spectrograms.png` under "
                   f"`{rel}/<model>/`."]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n")

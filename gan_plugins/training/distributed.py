@@ -25,8 +25,8 @@ from torch import nn
 from gan_plugins.io.checkpoint import capture_rng
 from specrep.errors import ParameterError
 
-__all__ = ["Ranks", "all_reduce_buffers_", "all_reduce_mean_", "any_rank", "barrier", "gather_rng_states",
-           "leave_process_group", "open_process_group"]
+__all__ = ["Ranks", "all_reduce_buffers_", "all_reduce_mean_", "all_reduce_sum_", "any_rank", "barrier",
+           "gather_rng_states", "leave_process_group", "open_process_group"]
 
 
 @dataclass(frozen=True)
@@ -110,6 +110,14 @@ def all_reduce_buffers_(module: nn.Module, world: int) -> None:
         if b.is_floating_point():
             dist.all_reduce(b)
             b.div_(world)
+
+
+def all_reduce_sum_(t: torch.Tensor, world: int) -> torch.Tensor:
+    """Replace the tensor ``t`` (on this rank's device) by its sum over the ``world`` ranks, in place; returns ``t``
+    (unchanged with one rank)."""
+    if world > 1:
+        dist.all_reduce(t)
+    return t
 
 
 def any_rank(flag: bool, world: int, device: torch.device) -> bool:

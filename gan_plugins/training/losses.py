@@ -2,8 +2,14 @@
 
 Every loss is a pair of small functions, ``d_loss(d_real, d_fake)`` and ``g_loss(d_fake)``, on *raw* logits (no
 sigmoid applied by the model). A registered :class:`AdversarialLoss` is also callable as the pure function
-``(d_real, d_fake) -> (loss_d, loss_g)``. Penalties (:func:`gradient_penalty`) and constraints (:func:`clip_weights_`)
-are separate pieces that a loss names in its literature defaults and that any loss may add through the config.
+``(d_real, d_fake) -> (loss_d, loss_g)``. Penalties and constraints (:func:`clip_weights_`) are separate pieces that a
+loss names in its literature defaults and that any loss may add through the config.
+
+Gradient penalties are a second, smaller registry (:func:`available_penalties`, :func:`get_penalty`), chosen by the
+trainer's ``penalty`` setting: ``"gp"`` is WGAN-GP's two-sided penalty on interpolates of real and fake
+(:func:`gradient_penalty`, Gulrajani et al. 2017), weighted by ``gp_weight``; ``"r1"`` is the zero-centred penalty on
+the real images alone (:func:`r1_penalty`, Mescheder et al. 2018), weighted by ``r1_gamma``, which regularises any
+loss (StyleGAN2's recipe: non-saturating + R1, lazily every 16 critic updates).
 
 Naming trap: what most libraries call "vanilla" or "gan" is :data:`non-saturating` (the generator maximises
 ``log D(G(z))``); :data:`minimax` here is the original saturating game of Goodfellow et al. (2014), where the
@@ -24,11 +30,16 @@ from specrep.errors import ParameterError, check_choice, check_positive_float, c
 
 __all__ = [
     "AdversarialLoss",
+    "Penalty",
     "available_losses",
+    "available_penalties",
     "clip_weights_",
     "drift_penalty",
     "get_loss",
+    "get_penalty",
     "gradient_penalty",
+    "r1_gamma_heuristic",
+    "r1_penalty",
 ]
 
 
@@ -116,6 +127,40 @@ def gradient_penalty(
     (grad,) = torch.autograd.grad(out.sum(), mixed, create_graph=True)
     norm = grad.flatten(1).norm(2, dim=1)
     return weight * ((norm - center) ** 2).mean()
+
+
+def r1_penalty(critic: Callable[[Tensor], Tensor], real: Tensor, *, weight: float) -> Tensor:
+    """R1 regulariser of Mescheder et al. (2018): the critic's squared input-gradient norm on real images.
+
+    Parameters
+    ----------
+    critic : callable
+        Maps a batch ``(B, ...)`` to logits ``(B,)`` or ``(B, 1)``.
+    real : Tensor
+        ``(B, ...)`` the real images as the critic sees them (augmented, when the trainer augments; StyleGAN2-ADA
+        also penalises the augmented reals). Detached here: the gradient is taken w.r.t. these pixels.
+    weight : float >= 0
+        γ (StyleGAN2: 10 at 1024², smaller for smaller images; :func:`r1_gamma_heuristic`).
+
+    Returns
+    -------
+    Tensor
+        Scalar ``weight / 2 * mean_b ||∇_x critic(x_b)||_2^2``, differentiable w.r.t. the critic parameters (double
+        backward).
+    """
+    check_positive_float("weight", weight, strict=False)
+    x = real.detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad(critic(x).sum(), x, create_graph=True)
+    return 0.5 * float(weight) * grad.flatten(1).pow(2).sum(1).mean()
+
+
+def r1_gamma_heuristic(height: int, width: int, batch_size: int) -> float:
+    """StyleGAN2-ADA's default R1 weight for critic inputs ``height x width`` and a *global* batch of
+    ``batch_size`` images (all ranks together): ``γ = 0.0002 * height * width / batch_size`` (Karras et al. 2020,
+    ``train.py``, config ``auto``; e.g. 0.0002 * 128 * 64 / 16 = 0.1024)."""
+    for name, value in (("height", height), ("width", width), ("batch_size", batch_size)):
+        check_positive_int(name, value)
+    return 0.0002 * height * width / batch_size
 
 
 def drift_penalty(d_real: Tensor, weight: float) -> Tensor:
@@ -211,6 +256,73 @@ _LOSSES: dict[str, AdversarialLoss] = {
                         "lambda 10, n_critic 5, no batch norm in the critic"),
     )
 }
+
+
+@dataclass(frozen=True)
+class Penalty:
+    """A named critic penalty, the trainer's ``penalty`` setting.
+
+    Attributes
+    ----------
+    name : str
+        Registry key.
+    fn : callable
+        With ``interpolates``: ``fn(critic, real, fake, *, weight, alpha) -> scalar`` (:func:`gradient_penalty`);
+        else ``fn(critic, real, *, weight) -> scalar`` (:func:`r1_penalty`).
+    interpolates : bool
+        True when the penalty is taken between the real and fake batches at coefficients ``alpha`` ``(B,)`` that the
+        trainer draws on every critic update; False when it is taken at the real images the critic saw.
+    weight_setting : str
+        The trainer setting that weighs it (``gp_weight``, ``r1_gamma``).
+    reference : str
+    """
+
+    name: str
+    fn: Callable[..., Tensor]
+    interpolates: bool
+    weight_setting: str
+    reference: str = ""
+
+    def __call__(self, critic: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor | None = None, *,
+                 weight: float, alpha: Tensor | None = None) -> Tensor:
+        """The scalar penalty on batches ``real`` / ``fake`` ``(B, ...)`` (``fake`` and ``alpha`` ``(B,)`` only
+        for an interpolating penalty)."""
+        if self.interpolates:
+            if fake is None:
+                raise ParameterError(f"penalty {self.name!r} is taken between real and fake: pass the fake batch")
+            return self.fn(critic, real, fake, weight=weight, alpha=alpha)
+        if fake is not None or alpha is not None:
+            raise ParameterError(f"penalty {self.name!r} is taken on the real batch alone: no fake batch or alpha")
+        return self.fn(critic, real, weight=weight)
+
+
+_PENALTIES: dict[str, Penalty] = {
+    pen.name: pen
+    for pen in (
+        Penalty("gp", gradient_penalty, True, "gp_weight", "Gulrajani et al. 2017 (WGAN-GP), centre 1"),
+        Penalty("r1", r1_penalty, False, "r1_gamma",
+                "Mescheder et al. 2018 (R1); lazy as Karras et al. 2020 (StyleGAN2)"),
+    )
+}
+
+
+def available_penalties() -> list[str]:
+    """Names of the registered gradient penalties, in registration order."""
+    return list(_PENALTIES)
+
+
+def get_penalty(name: str) -> Penalty:
+    """Look up a penalty by name.
+
+    Raises
+    ------
+    ParameterError
+        If ``name`` is not registered; the message lists the choices.
+    """
+    try:
+        return _PENALTIES[name]
+    except KeyError:
+        raise ParameterError(f"penalty={name!r} is not one of {', '.join(_PENALTIES)}") from None
 
 
 def available_losses() -> list[str]:

@@ -19,13 +19,27 @@ A schedule's state at a step may also set the trainer's own settings of that ste
 batch stream, latents and penalty coefficients follow it) and ``lr_g`` / ``lr_d`` (written into the optimisers'
 parameter groups before the step). Every such value is a function of the checkpointed step, so resume stays exact.
 
-Small datasets: ``augment = "translation"`` shows the discriminator every image (real and generated, in both
-updates) shifted by a random offset (DiffAugment, :mod:`gan_plugins.training.augment`); the offsets come from the
-shared noise generator, so resume stays exact. The gradient penalty is taken on the images as they are (not
-augmented).
+Penalty (``penalty``, the registry of :func:`~gan_plugins.training.losses.get_penalty`): ``"gp"`` (default) is
+WGAN-GP's penalty on interpolates of the real and fake batches as they are (not augmented), weighted by
+``gp_weight`` (Gulrajani et al. 2017); ``"r1"`` is ``γ/2 · E||∇_x D(x)||²`` at the real images the critic scored,
+augmented when augmentation is on (Mescheder et al. 2018; as StyleGAN2-ADA), weighted by ``r1_gamma`` (None:
+StyleGAN2-ADA's ``0.0002 · H · W / global batch`` for this step's critic input ``H × W``, so it follows a
+schedule's batch size and resolution). Either is lazy with ``gp_every = k``: taken on every k-th critic update with
+k times the weight (StyleGAN2: R1 every 16 critic updates with the non-saturating loss).
+
+Small datasets (:mod:`gan_plugins.training.augment`; Zhao et al. 2020, DiffAugment; Karras et al. 2020, ADA): the
+discriminator sees every image, real and generated, in its own and in the generator's updates, through the same
+random transformation. ``augment = "translation"`` shifts each image by a random offset; ``augment = "audio"``
+applies, each with probability ``p`` per image, a circular time shift by whole sixteenths of the bar
+(``augment_time_step``), a gain on the log-magnitude (``augment_gain``) and a time and a frequency cutout, but never a
+frequency shift, so a transformed bar is still a bar in tempo and key. ``p`` is ``augment_p``, or with ``ada_target``
+adapted every 4 critic updates: ``p += sign(r_t - ada_target) · images / ada_images``, clamped to ``[0, 1]``, where
+``r_t = E[sign D(real)]`` over the real images of those updates, all ranks together; ``p`` and the running sums are
+checkpointed (an older checkpoint resumes with ``augment_p``) and ``p`` is logged as ``augment_p``. Every draw comes
+from the shared noise generator, so resume stays exact.
 
 Distributed: each rank reads its own slice of every global batch (:class:`~gan_plugins.training.stream.BatchStream`).
-The training noise (latents, gradient-penalty interpolation coefficients and augmentation offsets) comes from one
+The training noise (latents, gradient-penalty interpolation coefficients and augmentation draws) comes from one
 ``torch.Generator`` in the same state on every rank: each draw is the whole global batch, of which a rank keeps its own
 slice, so ``W`` ranks with batch ``B`` make exactly the updates of one process with batch ``W * B`` (as long as no
 layer couples the examples of a batch, e.g. batch norm or minibatch standard deviation, which see each rank's batch
@@ -54,15 +68,16 @@ import torch
 from torch import Tensor, nn
 
 from gan_plugins.api import GanPlugin, get_plugin
-from gan_plugins.config import RESUME_SETTINGS, TRAINER_DEFAULTS, resolve_config, upgrade_config
+from gan_plugins.config import RESUME_SETTINGS, TRAINER_DEFAULTS, complete_stored_config, resolve_config, upgrade_config
 from gan_plugins.errors import GanError
 from gan_plugins.io.checkpoint import LAST, capture_rng, load_checkpoint, restore_rng, save_checkpoint
-from gan_plugins.training.augment import random_offsets, translate
+from gan_plugins.training.augment import ada_adjust, audio_augment, draw_audio_augment, random_offsets, translate
 from gan_plugins.training.callbacks import CallbackList
 from gan_plugins.training.distributed import (
     Ranks,
     all_reduce_buffers_,
     all_reduce_mean_,
+    all_reduce_sum_,
     any_rank,
     barrier,
     gather_rng_states,
@@ -70,7 +85,7 @@ from gan_plugins.training.distributed import (
 )
 from gan_plugins.training.ema import update_ema_
 from gan_plugins.training.logs import RunLogger
-from gan_plugins.training.losses import clip_weights_, drift_penalty, get_loss, gradient_penalty
+from gan_plugins.training.losses import clip_weights_, drift_penalty, get_loss, get_penalty, r1_gamma_heuristic
 from gan_plugins.training.stream import BatchStream
 from specrep.errors import ParameterError, check_positive_int
 
@@ -83,6 +98,9 @@ __all__ = [
 
 #: settings the loop reads besides :data:`gan_plugins.config.TRAINER_DEFAULTS` (the loss's defaults give them)
 _LOSS_SETTINGS = ("loss", "data", "lr_g", "lr_d", "n_critic", "gp_weight", "clip", "optimizer", "betas")
+
+#: critic updates between two adjustments of the adaptive augmentation probability (ADA's interval, 4 minibatches)
+ADA_INTERVAL = 4
 
 
 class TrainingDiverged(GanError, RuntimeError):
@@ -187,6 +205,7 @@ class Trainer:
             raise ParameterError(f"evaluator must be callable, not {type(evaluator).__name__}")
         self.plugin, self.cfg, self.run_dir = plugin, dict(config), Path(run_dir)
         self.loss = get_loss(self.cfg["loss"])
+        self.penalty = get_penalty(self.cfg["penalty"])
         self.evaluator, self.progress = evaluator, bool(progress)
         self.callbacks = CallbackList(callbacks)
         self.step = 0
@@ -239,6 +258,9 @@ class Trainer:
                                   int(self.cfg["batch_size"]), seed=seed, rank=self.rank, world=self.world)
         # training noise: one generator in the same state on every rank (see the module docstring)
         self.noise = torch.Generator(self.device).manual_seed(seed + 1)
+        # augmentation probability and ADA's running sums since its last adjustment: sum of sign D(real), images
+        self.augment_p = float(self.cfg["augment_p"])
+        self._ada_sums = torch.zeros(2, device=self.device)
         _seed_everything(seed + 1_000_003 * self.rank)  # anything else random (e.g. a plugin's) differs per rank
         self.grid_latent = plugin.latent(int(self.cfg["grid_size"]), self.cfg, device=self.device,
                                          generator=torch.Generator(self.device).manual_seed(seed + 7))
@@ -254,9 +276,12 @@ class Trainer:
         """Full training state: models, EMA, optimisers, RNG, data position, step, config and schedule state, and
         the callbacks' states under ``"callbacks"`` when the run has callbacks.
 
+        The augmentation probability and ADA's sums since its last adjustment (over all ranks) are under ``"ada"``.
+
         Collective under DDP (every rank's RNG state is gathered): all ranks must call it.
         """
         self._require_setup("state_dict")
+        signs, images = all_reduce_sum_(self._ada_sums.clone(), self.world).tolist()
         state = {
             "format": 1,
             "kind": "training",
@@ -272,6 +297,7 @@ class Trainer:
             "noise": self.noise.get_state(),
             "stream": self.stream.state_dict(),
             "schedule": self.schedule.at(self.step) if self.schedule is not None else {},
+            "ada": {"p": self.augment_p, "signs": signs, "images": images},
         }
         if self.callbacks.has_state:
             state["callbacks"] = self.callbacks.state_dict()
@@ -305,6 +331,14 @@ class Trainer:
             self.noise.set_state(state["noise"].cpu() if self.device.type == "cpu" else state["noise"])
         else:  # checkpoints from before the shared noise generator: a fresh stream, seeded by the step
             self.noise.manual_seed(int(self.cfg["seed"]) + 1 + self.step)
+        ada = state.get("ada")
+        if ada is None:  # checkpoints from before adaptive augmentation: the initial probability, nothing summed
+            self.augment_p = float(self.cfg["augment_p"])
+            self._ada_sums.zero_()
+        else:  # the sums are global: rank 0 holds them, the other ranks start from 0
+            self.augment_p = float(ada["p"])
+            sums = [ada["signs"], ada["images"]] if self.rank == 0 else [0.0, 0.0]
+            self._ada_sums = torch.tensor(sums, device=self.device, dtype=torch.float32)
         self.callbacks.load_state_dict(state.get("callbacks", {}))
 
     def save(self) -> Path | None:
@@ -327,13 +361,42 @@ class Trainer:
 
     def _augment(self, x: Tensor) -> Tensor:
         """The discriminator's view of images ``x`` ``(B, C, H, W)``: ``x`` itself, or with ``augment =
-        "translation"`` each image shifted by its own offset (:mod:`gan_plugins.training.augment`)
-        from one global draw of the shared noise generator, of which this rank takes its rows (as :meth:`_gp_alpha`)."""
-        if not self.cfg.get("augment"):
+        "translation"`` each image shifted by its own offset, with ``augment = "audio"`` each image's time shift,
+        gain and cutouts at probability :attr:`augment_p` (:mod:`gan_plugins.training.augment`), from one global
+        draw of the shared noise generator, of which this rank takes its rows (as :meth:`_gp_alpha`)."""
+        kind = self.cfg.get("augment")
+        if not kind:
             return x
         n, _, h, w = x.shape
-        off = random_offsets(n * self.world, h, w, float(self.cfg["augment_shift"]), self.noise, self.device)
-        return translate(x, off[self.rank * n: (self.rank + 1) * n])
+        lo, hi = self.rank * n, (self.rank + 1) * n
+        if kind == "translation":
+            off = random_offsets(n * self.world, h, w, float(self.cfg["augment_shift"]), self.noise, self.device)
+            return translate(x, off[lo:hi])
+        aug = draw_audio_augment(n * self.world, h, w, p=self.augment_p, time_steps=int(self.cfg["augment_time_step"]),
+                                 gain=float(self.cfg["augment_gain"]), generator=self.noise, device=self.device)
+        return audio_augment(x, aug.rows(lo, hi))
+
+    def _penalty_weight(self, batch: int, real: Tensor) -> float:
+        """This critic update's penalty weight before the lazy factor: ``gp_weight`` or ``r1_gamma`` (penalty's
+        :attr:`~gan_plugins.training.losses.Penalty.weight_setting`); an unset ``r1_gamma`` is StyleGAN2-ADA's
+        heuristic for the critic input ``real`` ``(B, C, H, W)`` and the global batch ``batch * world``."""
+        weight = self.cfg[self.penalty.weight_setting]
+        if weight is None:
+            return r1_gamma_heuristic(real.shape[-2], real.shape[-1], batch * self.world)
+        return float(weight)
+
+    def _ada_update(self, d_real: Tensor, update: int) -> None:
+        """Add the signs of this rank's raw critic outputs on reals ``d_real`` ``(B,)`` to ADA's sums; after every
+        :data:`ADA_INTERVAL`-th critic update (``update`` counts from 0 over the run) move :attr:`augment_p` by
+        :func:`~gan_plugins.training.augment.ada_adjust` on the global ``r_t`` and start new sums."""
+        self._ada_sums[0] += torch.sign(d_real.detach().float()).sum()
+        self._ada_sums[1] += d_real.numel()
+        if (update + 1) % ADA_INTERVAL:
+            return
+        signs, images = all_reduce_sum_(self._ada_sums.clone(), self.world).tolist()
+        self.augment_p = ada_adjust(self.augment_p, signs / images, target=float(self.cfg["ada_target"]),
+                                    images=images, ada_images=int(self.cfg["ada_images"]))
+        self._ada_sums.zero_()
 
     # ------------------------------------------------------------------------------------------- step
     def _autocast(self):
@@ -357,26 +420,34 @@ class Trainer:
             if key in sched:
                 for group in opt.param_groups:
                     group["lr"] = float(sched[key])
-        gp_w, clip, drift = float(cfg["gp_weight"]), float(cfg["clip"]), float(cfg["drift"])
+        clip, drift, pen = float(cfg["clip"]), float(cfg["drift"]), self.penalty
         gp_every, n_critic = int(cfg["gp_every"]), int(cfg["n_critic"])
+        adaptive = cfg["ada_target"] is not None
         self.generator.train()
         self.discriminator.train()
         for i in range(n_critic):
-            # lazy regularisation (Karras et al. 2020, StyleGAN2): the penalty on every gp_every-th critic update,
-            # scaled by gp_every so its average weight is unchanged
-            lazy_gp = gp_w > 0 and (self.step * n_critic + i) % gp_every == 0
+            update = self.step * n_critic + i
             real = plugin.features(self.stream.next(bs).to(self.device), cfg, sched)
             z = self._latent(bs)
             with self._autocast():
                 with torch.no_grad():
                     fake = self.generator(z)
-                d_real, d_fake = self.discriminator(self._augment(real)), self.discriminator(self._augment(fake))
+                real_in, fake_in = self._augment(real), self._augment(fake)
+                d_real, d_fake = self.discriminator(real_in), self.discriminator(fake_in)
                 loss_d = loss.d_loss(d_real.float(), d_fake.float())
                 if drift:  # PGGAN/GANSynth drift term: keeps critic outputs near 0
                     loss_d = loss_d + drift_penalty(d_real, drift)
-            alpha = self._gp_alpha(bs) if gp_w > 0 else None  # drawn on every update, so lazy_gp keeps the stream
-            penalty = (gradient_penalty(self.discriminator, real, fake.float(), weight=gp_w * gp_every, alpha=alpha)
-                       if lazy_gp else torch.zeros((), device=self.device))
+            # lazy regularisation (Karras et al. 2020, StyleGAN2): the penalty on every gp_every-th critic update,
+            # scaled by gp_every so its average weight is unchanged
+            pen_w = self._penalty_weight(bs, real)
+            lazy = pen_w > 0 and update % gp_every == 0
+            penalty = torch.zeros((), device=self.device)
+            if pen.interpolates:  # "gp": between the batches as they are, not augmented
+                alpha = self._gp_alpha(bs) if pen_w > 0 else None  # drawn on every update: lazy keeps the stream
+                if lazy:
+                    penalty = pen(self.discriminator, real, fake.float(), weight=pen_w * gp_every, alpha=alpha)
+            elif lazy:  # "r1": at the real images the critic scored, augmented or not
+                penalty = pen(self.discriminator, real_in.float(), weight=pen_w * gp_every)
             self.opt_d.zero_grad(set_to_none=True)
             (loss_d + penalty).backward()
             all_reduce_mean_(self.discriminator, self.world)
@@ -384,6 +455,8 @@ class Trainer:
             self.opt_d.step()
             if clip > 0:
                 clip_weights_(self.discriminator, clip)
+            if adaptive:
+                self._ada_update(d_real, update)
         z = self._latent(bs)
         with self._autocast():
             loss_g = loss.g_loss(self.discriminator(self._augment(self.generator(z))).float())
@@ -398,6 +471,8 @@ class Trainer:
         row = {"step": self.step + 1, "loss_d": loss_d.item(), "loss_g": loss_g.item(), "penalty": penalty.item(),
                "d_real": d_real.detach().float().mean().item(), "d_fake": d_fake.detach().float().mean().item(),
                "grad_norm_d": gn_d, "grad_norm_g": gn_g}
+        if adaptive:
+            row["augment_p"] = self.augment_p
         bad = not all(math.isfinite(row[k]) for k in ("loss_d", "loss_g", "penalty"))
         # a NaN/Inf gradient can corrupt the weights while every logged loss is still finite (the generator update
         # comes last): such weights must never reach the EMA or a checkpoint
@@ -580,9 +655,10 @@ def train(plugin: str, *, data: str, loss: str, out: str | Path, steps: int | No
         if cfg.get("plugin") != plugin or cfg.get("loss") != loss:
             raise ParameterError(f"{ckpt} was trained as {cfg.get('plugin')}/{cfg.get('loss')}, not {plugin}/{loss}")
         plug = get_plugin(plugin)
-        # settings added to the project after this checkpoint was written take their defaults (= old behaviour)
+        # settings added to the project after this checkpoint was written take the plugin's absent_settings, else
+        # their defaults (= the behaviour it was trained with)
         current = resolve_config(plug, loss=loss, data=cfg.get("data", data))
-        cfg = {**{k: v for k, v in current.items() if k not in cfg}, **cfg}
+        cfg = complete_stored_config(plug, cfg, current)
         cfg, phase = _resume_phase(plug, cfg, out, int(state["step"]), config_file, overrides)
     else:
         if ckpt.exists():

@@ -139,6 +139,37 @@ def test_folding_keeps_the_generator_and_removes_the_runtime_scale():
         torch.testing.assert_close(folded(z), generator(z), rtol=1e-5, atol=1e-6)
 
 
+def test_a_blur_resampling_model_exports_to_both_formats(tmp_path):
+    # the [1, 3, 3, 1] upsampling (gan_plugins.nn.resample) traces: a tiny blur model, exported and run in-process
+    ort = pytest.importorskip("onnxruntime", reason="onnxruntime is not installed (pip install -e '.[dev]')")
+    pytest.importorskip("onnx", reason="onnx is not installed (pip install -e '.[dev]')")
+    from gan_plugins.api import get_plugin
+    from gan_plugins.apps.export import export_model
+    from gan_plugins.io.checkpoint import save_checkpoint
+
+    plugin = get_plugin("gansynth")
+    data, tiny = plugin.smoke_config(tmp_path / "data")
+    cfg = {"plugin": "gansynth", "loss": "wgan-gp", "data": data, **plugin.default_config(), **tiny,
+           "upsample": "blur", "downsample": "blur"}
+    cfg.update(plugin.prepare(data, cfg))
+    torch.manual_seed(0)
+    generator, _ = plugin.build(cfg)
+    save_checkpoint({"format": 1, "kind": "generator", "config": cfg, "ema": generator.state_dict(), "step": 0},
+                    tmp_path / "blur.pt")
+    model = load_model(tmp_path / "blur.pt")
+    assert model.generator.upsample.mode == "blur"
+    z = torch.randn(3, model.z_dim, generator=torch.Generator().manual_seed(1))
+    ref = reference_audio(model, z).numpy()
+    export_model(model, tmp_path / "blur.pt2", fmt="torchscript")
+    export_model(model, tmp_path / "blur.onnx", fmt="onnx")
+    with torch.no_grad():
+        scripted = torch.jit.load(str(tmp_path / "blur.pt2"))(z).numpy()
+    onnx_out = ort.InferenceSession(str(tmp_path / "blur.onnx"), providers=["CPUExecutionProvider"]).run(
+        ["audio"], {"z": z.numpy()})[0]
+    assert scripted.shape == onnx_out.shape == ref.shape == (3, model.loop_samples)
+    assert relative_rms(scripted, ref) < 1e-6 and relative_rms(onnx_out, ref) < 1e-4
+
+
 def test_export_refuses_bad_settings(tmp_path):
     assert loopgan.main(["export", "gansynth-mel-gl", "--format", "torchscript", "-o", str(tmp_path / "g.pt"),
                          "--gl-n-iter", "-1"]) == 2

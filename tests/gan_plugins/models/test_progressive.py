@@ -3,6 +3,7 @@ stage, the pitfalls of PGGAN ports, and GANSynth's networks and bundled models u
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -19,7 +20,7 @@ from gan_plugins.models.gansynth import GANSynthDiscriminator, GANSynthGenerator
 from gan_plugins.models.progressive import ProgressiveDiscriminator, ProgressiveGenerator, blend, fade_real
 from gan_plugins.models.schedule import ProgressiveSchedule
 from gan_plugins.nn.equalized import EqualizedConv2d, EqualizedLinear, MinibatchStdDev
-from gan_plugins.training import trainer as train_mod
+from gan_plugins.training import losses as losses_mod
 from gan_plugins.training.losses import available_losses
 from gan_plugins.training.trainer import Trainer, train
 from specrep.errors import ParameterError
@@ -274,7 +275,7 @@ def test_per_stage_learning_rate_reaches_the_optimisers(data, tmp_path):
 
 
 def test_fade_alpha_and_gradient_penalty_alpha_never_share_a_variable(data, tmp_path, monkeypatch):
-    real_gp = train_mod.gradient_penalty
+    real_gp = losses_mod.gradient_penalty
 
     def run(out, reseed_noise=None, **over):
         gp_alphas, fades = [], []
@@ -284,7 +285,7 @@ def test_fade_alpha_and_gradient_penalty_alpha_never_share_a_variable(data, tmp_
             fades.append(critic.fade_alpha)  # the critic's fade-in while the penalty interpolates
             return real_gp(critic, real, fake, **kw)
 
-        monkeypatch.setattr(train_mod, "gradient_penalty", spy)
+        monkeypatch.setitem(losses_mod._PENALTIES, "gp", dataclasses.replace(losses_mod._PENALTIES["gp"], fn=spy))
         t = _trainer(data, out, loss="wgan-gp", n_critic=1, **over)
         if reseed_noise is not None:
             t.noise.manual_seed(reseed_noise)

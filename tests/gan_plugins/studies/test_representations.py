@@ -90,3 +90,41 @@ def test_ndb_bins_and_reference_statistics_come_from_training_loops_only(runs, m
     assert len(real) == len(train_rows)  # n_real above the training split's size takes all of it, no more
     for i in range(len(held)):
         assert not (np.abs(real - held[i].numpy()[None]).max(axis=1) == 0).any(), "a held-out loop is in the bins"
+
+
+@pytest.mark.slow  # ~10 s: three small C2STs
+def test_judge_tests_each_run_against_training_loops_and_its_own_round_trip(runs, tmp_path, monkeypatch):
+    from gan_plugins.io.model import load_model
+    from gan_plugins.studies import representations as mod
+
+    data, paths = runs
+    seen = []
+    real_c2st = mod.c2st
+
+    def spy(a, b, sr, **kw):
+        seen.append((np.array(a), np.array(b)))
+        return real_c2st(a, b, sr, **kw)
+
+    monkeypatch.setattr(mod, "c2st", spy)
+    result = benchmark_representations({"gl": paths["mel-gl"]}, data, n=24, n_real=40, k=4, c2st_loops=20,
+                                       out_dir=tmp_path / "out")
+    row = result["runs"]["gl"]
+    for test in (row["judge"], row["judge_round_trip"]):
+        assert 0.0 <= test["c2st_low"] <= test["c2st_accuracy"] <= test["c2st_high"] <= 1.0
+    assert result["noise"]["judge"]["c2st_accuracy"] is None  # no C2ST on noise: it is told apart trivially
+    assert result["floor"]["judge"]["c2st_accuracy"] is None  # 3 held-out loops: too few for 5 folds
+    # the round-trip test's reference is the run's own decode(encode()) of the C2ST's training loops
+    model = load_model(paths["mel-gl"])
+    train_rows = model.plugin.dataset(str(data), dict(model.config), split="train")
+    rng = np.random.default_rng(0)
+    real = np.stack([train_rows[int(i)].numpy() for i in np.sort(rng.choice(len(train_rows), 40, replace=False))])
+    pick = np.sort(np.random.default_rng(0).choice(len(real), 20, replace=False))
+    want = mod._oracle(model.plugin, model.config, real[pick])
+    assert any(a.shape == want.shape and np.allclose(a, want, atol=1e-5) for a, _ in seen)
+    report = write_report(result, tmp_path / "r.md", command="c").read_text()
+    line = next(ln for ln in report.splitlines() if ln.startswith("| gl | 0.") or ln.startswith("| gl | 1."))
+    cells = [c.strip() for c in line.strip("|").split("|")]
+    assert cells[1] == f"{row['judge']['c2st_accuracy']:.2f} [{row['judge']['c2st_low']:.2f}, " \
+                       f"{row['judge']['c2st_high']:.2f}]"
+    assert cells[2].startswith(f"{row['judge_round_trip']['c2st_accuracy']:.2f} [")
+    assert (tmp_path / "out" / "judge.png").is_file()

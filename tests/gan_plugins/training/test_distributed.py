@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -131,7 +132,7 @@ MLP_PLUGIN = textwrap.dedent('''
 ''')
 
 MLP_SCRIPT = textwrap.dedent('''
-    import os, sys
+    import json, os, sys
     import torch
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from mlp_plugin import plugin
@@ -140,10 +141,10 @@ MLP_SCRIPT = textwrap.dedent('''
     from gan_plugins.training.trainer import Trainer
     from gan_plugins.config import resolve_config
 
-    out, mode, batch = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    out, mode, batch, extra = sys.argv[1], sys.argv[2], int(sys.argv[3]), json.loads(sys.argv[4])
     rank = int(os.environ.get("RANK", "0"))
     base = {"batch_size": batch, "sample_every": 0, "ckpt_every": 0, "log_every": 1, "n_critic": 2, "lr_g": 1e-2,
-            "lr_d": 1e-2, "gp_every": 1, "drift": 0.01, "ema_decay": 0.9}
+            "lr_d": 1e-2, "gp_every": 1, "drift": 0.01, "ema_decay": 0.9, **extra}
 
     def params(trainer):
         out = {f"g.{k}": v for k, v in trainer.generator.state_dict().items()}
@@ -152,6 +153,7 @@ MLP_SCRIPT = textwrap.dedent('''
         # the last (synchronised) generator gradients: Adam is invariant to the gradients' scale, so parameters
         # alone would not show a sum where the mean belongs
         out.update({f"grad.g.{k}": p.grad for k, p in trainer.generator.named_parameters()})
+        out["augment_p"] = torch.tensor(trainer.augment_p, dtype=torch.float64)
         return out
 
     if mode == "equivalence":
@@ -181,16 +183,23 @@ def _mlp_script(tmp_path: Path) -> Path:
     return script
 
 
-def test_two_ranks_of_batch_b_equal_one_process_of_batch_2b(tmp_path):
+# R1 + audio augmentation + ADA: 3 critic updates a step, so ADA adjusts after updates 3, 7, 11 and a step-2
+# checkpoint holds running sums; r_t must be the mean over both ranks' reals (else p, and the updates, differ)
+ADA = {"n_critic": 3, "penalty": "r1", "gp_every": 2, "augment": "audio", "augment_p": 0.5, "ada_target": 0.6,
+       "ada_images": 256}
+
+
+@pytest.mark.parametrize("extra", [{}, ADA], ids=["wgan-gp", "r1-audio-ada"])
+def test_two_ranks_of_batch_b_equal_one_process_of_batch_2b(tmp_path, extra):
     # data parallelism must be an implementation detail: the explicit all_reduce averages gradients (a sum without
     # the division by the world size, or a missing sync, changes the result), the sampler gives the ranks the union
     # of the single process's batch, and latents / penalty coefficients come from one global draw
     script = _mlp_script(tmp_path)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
-    one = subprocess.run([sys.executable, str(script), str(tmp_path / "one"), "equivalence", "16"],
+    one = subprocess.run([sys.executable, str(script), str(tmp_path / "one"), "equivalence", "16", json.dumps(extra)],
                          capture_output=True, text=True, env=env, timeout=240)
     assert one.returncode == 0, _tail(one)
-    two = subprocess.run(_torchrun() + [str(script), str(tmp_path / "two"), "equivalence", "8"],
+    two = subprocess.run(_torchrun() + [str(script), str(tmp_path / "two"), "equivalence", "8", json.dumps(extra)],
                          capture_output=True, text=True, env=env, timeout=240)
     assert two.returncode == 0, _tail(two)
     ref = torch.load(tmp_path / "one" / "eq_rank0.pt", weights_only=True)
@@ -199,13 +208,16 @@ def test_two_ranks_of_batch_b_equal_one_process_of_batch_2b(tmp_path):
         assert got.keys() == ref.keys()
         for key in ref:
             torch.testing.assert_close(got[key], ref[key], rtol=1e-5, atol=1e-6, msg=f"rank {rank}: {key}")
+    if extra:
+        assert ref["augment_p"] != extra["augment_p"]  # p moved
 
 
-def test_resume_under_ddp_restores_every_ranks_rng(tmp_path):
+@pytest.mark.parametrize("extra", [{}, ADA], ids=["wgan-gp", "r1-audio-ada"])
+def test_resume_under_ddp_restores_every_ranks_rng(tmp_path, extra):
     script = _mlp_script(tmp_path)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
-    res = subprocess.run(_torchrun() + [str(script), str(tmp_path), "resume", "8"], capture_output=True, text=True,
-                         env=env, timeout=240)
+    res = subprocess.run(_torchrun() + [str(script), str(tmp_path), "resume", "8", json.dumps(extra)],
+                         capture_output=True, text=True, env=env, timeout=240)
     assert res.returncode == 0, _tail(res)
     for rank in (0, 1):
         both = torch.load(tmp_path / f"res_rank{rank}.pt", weights_only=True)

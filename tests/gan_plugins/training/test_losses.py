@@ -1,4 +1,5 @@
-"""Adversarial losses: values on known logits, gradient behaviour, penalty and clipping, registry errors."""
+"""Adversarial losses: values on known logits, gradient behaviour, penalties (WGAN-GP, R1) and clipping,
+registry errors."""
 
 from __future__ import annotations
 
@@ -8,7 +9,16 @@ import pytest
 import torch
 from torch import nn
 
-from gan_plugins.training.losses import available_losses, clip_weights_, get_loss, gradient_penalty
+from gan_plugins.training.losses import (
+    available_losses,
+    available_penalties,
+    clip_weights_,
+    get_loss,
+    get_penalty,
+    gradient_penalty,
+    r1_gamma_heuristic,
+    r1_penalty,
+)
 from specrep.errors import ParameterError
 
 SP = math.log1p(math.exp(-1.0))  # softplus(-1)
@@ -292,3 +302,53 @@ def test_clip_weights_clamps_values_exactly_and_leaves_buffers():
     clip_weights_(m, 0.01)
     torch.testing.assert_close(m.weight.detach(), torch.tensor([-0.01, -0.005, 0.0, 0.007, 0.01]), rtol=0, atol=0)
     assert torch.equal(m.running_mean, torch.full((5,), 3.0))  # buffers are not parameters
+
+
+# ---------------------------------------------------------------------------------------------------------- R1
+def test_penalty_registry_holds_gp_and_r1():
+    assert available_penalties() == ["gp", "r1"]
+    gp, r1 = get_penalty("gp"), get_penalty("r1")
+    assert (gp.fn, gp.interpolates, gp.weight_setting) == (gradient_penalty, True, "gp_weight")
+    assert (r1.fn, r1.interpolates, r1.weight_setting) == (r1_penalty, False, "r1_gamma")
+    with pytest.raises(ParameterError, match="penalty='r2' is not one of gp, r1"):
+        get_penalty("r2")
+    x = torch.randn(3, 4)
+    with pytest.raises(ParameterError, match="real batch alone"):
+        r1(nn.Linear(4, 1), x, x, weight=1.0)
+    with pytest.raises(ParameterError, match="fake batch"):
+        gp(nn.Linear(4, 1), x, weight=1.0)
+
+
+@pytest.mark.parametrize("via_registry", [False, True])
+def test_r1_on_a_linear_critic_is_half_gamma_times_squared_weight_norm_with_double_backward(via_registry):
+    # D(x) = <w, x> + b: grad_x D = w for every image, so R1 = gamma / 2 * ||w||^2, and d/dw of it = gamma * w
+    torch.manual_seed(0)
+    critic = nn.Linear(12, 1)
+    real = torch.randn(5, 1, 3, 4)
+    gamma, every = 0.3, 4   # the trainer's lazy weight: gamma * gp_every
+
+    def d(x):
+        return critic(x.flatten(1)).squeeze(1)
+
+    fn = get_penalty("r1") if via_registry else r1_penalty
+    pen = fn(d, real, weight=gamma * every)
+    w = critic.weight.detach()
+    assert pen.item() == pytest.approx(gamma * every / 2 * w.pow(2).sum().item(), rel=1e-6)
+    pen.backward()
+    torch.testing.assert_close(critic.weight.grad, gamma * every * w, rtol=1e-6, atol=1e-7)
+    assert critic.bias.grad is None or critic.bias.grad.abs().max() == 0  # the bias moves no input gradient
+    assert real.grad is None  # the penalty differentiates a detached copy of the batch
+
+
+def test_r1_is_the_mean_over_images_of_their_squared_gradient_norms():
+    real = torch.tensor([[1.0, 2.0], [3.0, -1.0]])
+    # D(x) = sum(x^2): grad = 2x, ||grad||^2 = 4 ||x||^2 = 20 and 40; mean 30; weight 0.5 -> 0.25 * 30 = 7.5
+    assert r1_penalty(lambda x: x.pow(2).sum(1), real, weight=0.5).item() == pytest.approx(7.5)
+
+
+def test_r1_gamma_heuristic_of_stylegan2_ada():
+    assert r1_gamma_heuristic(128, 64, 16) == pytest.approx(0.1024)      # 0.0002 * 8192 / 16
+    assert r1_gamma_heuristic(32, 32, 64) == pytest.approx(0.0032)
+    assert r1_gamma_heuristic(1024, 1024, 32) == pytest.approx(6.5536)   # StyleGAN2-ADA's FFHQ-1024, 8 GPUs x 4
+    with pytest.raises(ParameterError, match="batch_size"):
+        r1_gamma_heuristic(32, 32, 0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 
 import pytest
@@ -194,16 +195,14 @@ def test_config_precedence_and_validation(tmp_path):
 
 
 def test_lazy_gradient_penalty_every_kth_critic_update_with_k_times_the_weight(tmp_path, monkeypatch):
-    from gan_plugins.training import trainer as train_mod
-
     weights = []
-    real_gp = train_mod.gradient_penalty
+    real_gp = losses_mod.gradient_penalty
 
     def spy(critic, real, fake, **kwargs):  # the trainer also passes alpha (its shared noise generator's draw)
         weights.append(kwargs["weight"])
         return real_gp(critic, real, fake, **kwargs)
 
-    monkeypatch.setattr(train_mod, "gradient_penalty", spy)
+    monkeypatch.setitem(losses_mod._PENALTIES, "gp", dataclasses.replace(losses_mod._PENALTIES["gp"], fn=spy))
     # wgan-gp: 5 critic updates per step, so 2 steps = updates 0..9, penalised at 0, 4 and 8
     train("dcgan", data="mnist", loss="wgan-gp", out=tmp_path, steps=2, overrides={**TINY, "gp_every": 4},
           progress=False)
@@ -269,3 +268,44 @@ def test_renamed_settings_are_read_under_their_new_names(tmp_path):
         upgrade_config({"gl_iter": 4, "gl_n_iter": 5})
     # a stored config (a checkpoint of an older version) is upgraded silently
     assert upgrade_config({"mel_n_iter": 0}) == {"mel_nnls_iter": 0}
+
+
+@pytest.mark.parametrize(("over", "match"), [
+    ({"penalty": "r2"}, "penalty='r2' is not one of gp, r1"),
+    ({"r1_gamma": 1.0}, "r1_gamma=1.0 weighs penalty 'r1', not 'gp'"),
+    ({"penalty": "r1", "r1_gamma": -1.0}, "r1_gamma=-1.0"),
+    ({"penalty": "r1", "gp_weight": 10.0}, "gp_weight=10.0 weighs penalty 'gp'"),
+])
+def test_penalty_settings_are_validated(over, match):
+    plugin = get_plugin("dcgan")
+    with pytest.raises(ParameterError, match=match):
+        resolve_config(plugin, loss="hinge", data="mnist", overrides=over)
+    # wgan-gp's own gp_weight (a loss default, not given) does not stand in the way of R1
+    cfg = resolve_config(plugin, loss="wgan-gp", data="mnist", overrides={"penalty": "r1", "gp_every": 16})
+    assert (cfg["penalty"], cfg["r1_gamma"], cfg["gp_weight"]) == ("r1", None, 10.0)
+    assert resolve_config(plugin, loss="hinge", data="mnist")["penalty"] == "gp"
+
+
+def test_r1_audio_augmentation_and_ada_resume_exactly_from_step_2(tmp_path):
+    plugin = get_plugin("gansynth")
+    data, tiny = plugin.smoke_config(tmp_path / "data")
+    # 3 critic updates a step: ADA adjusts after updates 3, 7, 11 (steps 2, 3, 4); the step-2 checkpoint holds the
+    # p of one adjustment and the sums of updates 4 and 5; R1 (gamma from the heuristic) on updates 0, 2, 4, ...
+    over = {**tiny, "batch_size": 4, "log_every": 1, "sample_every": 0, "ckpt_every": 0, "grid_size": 2,
+            "n_critic": 3, "penalty": "r1", "gp_every": 2, "augment": "audio", "augment_p": 0.5, "ada_target": 0.6,
+            "ada_images": 256}
+    kw = {"data": data, "loss": "non-saturating", "progress": False}
+    straight = train("gansynth", out=tmp_path / "a", steps=4, overrides=over, **kw)
+    train("gansynth", out=tmp_path / "b", steps=2, overrides=over, **kw)
+    resumed = train("gansynth", out=tmp_path / "b", steps=4, resume=True, **kw)
+    cols = ("loss_d", "loss_g", "penalty", "augment_p")
+    a = torch.tensor([[r[c] for c in cols] for r in straight.history], dtype=torch.float64)
+    b = torch.tensor([[r[c] for c in cols] for r in resumed.history], dtype=torch.float64)
+    torch.testing.assert_close(b, a[2:], rtol=0, atol=0)
+    assert (a[:, 2] > 0).tolist() == [True, False, True, False]  # logged: updates 2, 5, 8, 11; R1 on even ones
+    assert len(set(a[:, 3].tolist())) == 4 and 0 < a[-1, 3] < 1  # p moved at steps 2, 3 and 4 (by 16 / 256)
+    sa, sb = load_checkpoint(tmp_path / "a" / "last.pt"), load_checkpoint(tmp_path / "b" / "last.pt")
+    assert sa["ada"] == sb["ada"]
+    for key in ("generator", "discriminator", "ema"):
+        for name, value in sa[key].items():
+            torch.testing.assert_close(sb[key][name], value, rtol=0, atol=0, msg=f"{key}.{name}")

@@ -1,9 +1,12 @@
 """The trainer's critic objective term by term, on a tiny inline plugin whose every number can be recomputed by hand:
 the logged critic loss is ``d_loss + drift * mean(D(real)^2)``, the gradient penalty is taken at interpolates of the
-very real and fake batches the critic saw, and a NaN that reaches the weights is never checkpointed."""
+very real and fake batches the critic saw, R1 at the (augmented) real images it scored with the lazy and heuristic
+weights, ADA's probability follows the sign of the critic's outputs on reals, and a NaN that reaches the weights is
+never checkpointed."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -12,7 +15,7 @@ from torch import nn
 
 from gan_plugins.config import resolve_config
 from gan_plugins.io.checkpoint import load_checkpoint
-from gan_plugins.training import trainer as train_mod
+from gan_plugins.training import losses as losses_mod
 from gan_plugins.training.trainer import Trainer
 
 Z_DIM, N_DATA = 3, 64
@@ -138,7 +141,7 @@ def test_drift_adds_exactly_weight_times_mean_square_of_real_logits(tmp_path):
 
 def test_gradient_penalty_is_taken_between_the_real_and_fake_rows_the_critic_saw(tmp_path, monkeypatch):
     calls = []
-    real_gp = train_mod.gradient_penalty
+    real_gp = losses_mod.gradient_penalty
 
     def spy(critic, real, fake, **kwargs):
         n_before = len(critic.seen)
@@ -148,7 +151,7 @@ def test_gradient_penalty_is_taken_between_the_real_and_fake_rows_the_critic_saw
                       "w": critic.lin.weight.detach().clone()})
         return out
 
-    monkeypatch.setattr(train_mod, "gradient_penalty", spy)
+    monkeypatch.setitem(losses_mod._PENALTIES, "gp", dataclasses.replace(losses_mod._PENALTIES["gp"], fn=spy))
     trainer = _trainer(tmp_path, "wgan-gp", n_critic=2)
     for step in range(2):
         trainer.discriminator.seen.clear()
@@ -196,7 +199,6 @@ def _floats(state):
 
 
 def test_nan_weights_under_a_finite_loss_are_never_checkpointed(tmp_path, monkeypatch):
-    from gan_plugins.training import losses as losses_mod
     from gan_plugins.training.losses import AdversarialLoss, get_loss
 
     base = get_loss("hinge")
@@ -216,3 +218,89 @@ def test_nan_weights_under_a_finite_loss_are_never_checkpointed(tmp_path, monkey
     bad = [name for name, v in _floats(state) if not torch.isfinite(v).all()]
     assert not bad, f"checkpoint of step {state['step']} holds non-finite {bad} (diverged: {result.diverged!r})"
     assert state["step"] == 2
+
+
+# --------------------------------------------------------------------------------------------------- R1 and ADA
+@pytest.mark.parametrize("loss", ["non-saturating", "hinge"])
+@pytest.mark.parametrize("gamma", [0.5, None])
+def test_r1_is_taken_at_the_augmented_reals_the_critic_scored_lazily_with_gp_every_times_gamma(tmp_path, loss, gamma):
+    trainer = _trainer(tmp_path, loss, penalty="r1", r1_gamma=gamma, gp_every=2, augment="audio", augment_p=1.0)
+    # None: StyleGAN2-ADA's 0.0002 * H * W / batch for the 2 x 2 features and batch 8
+    want_gamma = 0.5 if gamma is not None else 0.0002 * 2 * 2 / 8
+    for step in range(4):
+        w = trainer.discriminator.lin.weight.detach().clone()
+        trainer.discriminator.seen.clear()
+        row = trainer.train_step()
+        seen = trainer.discriminator.seen
+        if step % 2 == 0:  # critic updates 0 and 2 are penalised: D(real), D(fake), D(real) in R1, D(G(z))
+            assert len(seen) == 4
+            torch.testing.assert_close(seen[2], seen[0], rtol=0, atol=0)
+            # linear critic: grad_x D = w for every image -> gamma * gp_every / 2 * ||w||^2
+            assert row["penalty"] == pytest.approx(want_gamma * 2 / 2 * w.pow(2).sum().item(), rel=1e-5)
+        else:
+            assert len(seen) == 3 and row["penalty"] == 0.0
+        assert row["penalty"] >= 0 and "augment_p" not in row  # fixed p: no column
+
+
+def test_r1_gradient_reaches_the_critic_update(tmp_path):
+    # Adam's first step is -lr * sign(gradient) per weight: a large R1 (gradient gamma * w) makes it -lr * sign(w),
+    # the update that shrinks the weights most; without R1's gradient in the backward the two runs would be equal
+    moves, w0 = {}, None
+    for gamma in (0.0, 50.0):
+        trainer = _trainer(tmp_path / str(gamma), "non-saturating", penalty="r1", r1_gamma=gamma)
+        w0 = trainer.discriminator.lin.weight.detach().clone()
+        trainer.train_step()
+        moves[gamma] = trainer.discriminator.lin.weight.detach() - w0
+    lr = 2e-4
+    torch.testing.assert_close(moves[50.0], -lr * torch.sign(w0), rtol=1e-3, atol=1e-7)
+    assert not torch.equal(moves[0.0], moves[50.0])
+
+
+def _forced_critic(trainer, bias):
+    """Make the linear critic's raw outputs on every image the sign of ``bias`` (|bias| >> |w . x|)."""
+    with torch.no_grad():
+        trainer.discriminator.lin.bias.fill_(bias)
+
+
+@pytest.mark.parametrize(("bias", "p0", "want"), [(50.0, 0.0, [0.0, 0.0, 0.0, 0.5, 0.5, 0.5, 0.5, 1.0, 1.0]),
+                                                  (-50.0, 1.0, [1.0, 1.0, 1.0, 0.5, 0.5, 0.5, 0.5, 0.0, 0.0])])
+def test_ada_probability_rises_when_the_critic_calls_reals_real_and_falls_otherwise(tmp_path, monkeypatch, bias,
+                                                                                    p0, want):
+    from gan_plugins.training import trainer as train_mod
+
+    drawn_p = []
+    real_draw = train_mod.draw_audio_augment
+
+    def spy(*args, **kwargs):
+        drawn_p.append(kwargs["p"])
+        return real_draw(*args, **kwargs)
+
+    monkeypatch.setattr(train_mod, "draw_audio_augment", spy)
+    # batch 8, one critic update a step, adjusted every 4 updates by 4 * 8 / ada_images = 0.5, clamped to [0, 1]
+    trainer = _trainer(tmp_path, "hinge", augment="audio", augment_p=p0, ada_target=0.6, ada_images=64)
+    _forced_critic(trainer, bias)
+    ps = [trainer.train_step()["augment_p"] for _ in range(9)]
+    assert ps == pytest.approx(want, abs=1e-12)
+    assert trainer.augment_p == want[-1]
+    # the augmentation uses the adapted p: the critic update's two draws the p before the step, the generator
+    # update's the p after it (adjusted right after the critic update)
+    before = [p0, *ps[:-1]]
+    assert drawn_p == [p for b, a in zip(before, ps, strict=True) for p in (b, b, a)]
+
+
+def test_ada_state_is_checkpointed_and_older_checkpoints_start_from_augment_p(tmp_path):
+    trainer = _trainer(tmp_path / "a", "hinge", augment="audio", augment_p=0.25, ada_target=0.6, ada_images=64)
+    _forced_critic(trainer, 50.0)
+    for _ in range(6):  # adjusted after update 3: p = 0.75, then updates 4, 5 summed
+        trainer.train_step()
+    state = trainer.state_dict()
+    assert state["ada"] == {"p": 0.75, "signs": 16.0, "images": 16.0}
+    fresh = _trainer(tmp_path / "b", "hinge", augment="audio", augment_p=0.25, ada_target=0.6, ada_images=64)
+    fresh.load_state_dict(state)
+    assert fresh.augment_p == 0.75 and fresh._ada_sums.tolist() == [16.0, 16.0]
+    old = {k: v for k, v in state.items() if k != "ada"}  # a checkpoint from before ADA
+    older = _trainer(tmp_path / "c", "hinge", augment="audio", augment_p=0.25, ada_target=0.6, ada_images=64)
+    older.augment_p = 0.9
+    older._ada_sums += 3.0
+    older.load_state_dict(old)
+    assert older.augment_p == 0.25 and older._ada_sums.tolist() == [0.0, 0.0]
