@@ -124,14 +124,22 @@ def cmd_describe(args: argparse.Namespace) -> None:
           f"use it wherever a dataset is accepted (loopgan train --data {out})")
 
 
+#: The choices of the data commands' flags, spelled out so that building the parser (``--help``, argument errors)
+#: imports neither numpy nor the DSP behind them; tests/cli check each against the library constant it mirrors
+#: (prepare.ALIGNS, NORMALIZE, REMAINDERS; storage.DTYPES; procedural TEMPO_MODES and STYLES).
+CHOICES = {
+    "align": ("none", "bars"),
+    "normalize": ("none", "peak"),
+    "remainder": ("pad", "drop"),
+    "dtype": ("float32", "int16"),
+    "tempo_mode": ("bars", "normalized"),
+    "styles": ("house", "techno", "breakbeat", "electro", "dnb"),
+}
+
+
 def register(subparsers) -> None:
     """Add the ``data`` command group (``synth``, ``prepare``, ``info``, ``describe``) to a ``loopgan`` subparsers
     object."""
-    from gan_plugins.data.loops.prepare import ALIGNS, NORMALIZE, REMAINDERS
-    from gan_plugins.data.loops.storage import DTYPES
-    from gan_plugins.data.procedural.generator import TEMPO_MODES
-    from gan_plugins.data.procedural.styles import STYLES
-
     group = subparsers.add_parser("data", help="build and inspect loop datasets")
     sub = group.add_subparsers(dest="data_command", required=True, metavar="DATA_COMMAND")
 
@@ -141,10 +149,10 @@ def register(subparsers) -> None:
     p.add_argument("--seconds", type=float, default=2.0, help="loop duration (default 2 = one bar at 120 BPM)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--sample-rate", type=int, default=16000)
-    p.add_argument("--styles", nargs="+", choices=tuple(STYLES), default=None, help="default: all")
-    p.add_argument("--tempo-mode", choices=TEMPO_MODES, default="bars",
+    p.add_argument("--styles", nargs="+", choices=CHOICES["styles"], default=None, help="default: all")
+    p.add_argument("--tempo-mode", choices=CHOICES["tempo_mode"], default="bars",
                    help="bars: whole bars at a style tempo; normalized: one bar fills the loop")
-    p.add_argument("--dtype", choices=DTYPES, default="float32")
+    p.add_argument("--dtype", choices=CHOICES["dtype"], default="float32")
     p.add_argument("--chunk", type=int, default=64, help="loops rendered per step")
     p.add_argument("--workers", type=int, default=1, help="rendering processes")
     p.add_argument("--no-progress", action="store_true")
@@ -155,17 +163,17 @@ def register(subparsers) -> None:
     p.add_argument("out", type=Path, metavar="OUT.npy")
     p.add_argument("--seconds", type=float, required=True, help="loop duration")
     p.add_argument("--sample-rate", type=int, default=16000, help="target rate (files are resampled)")
-    p.add_argument("--align", choices=ALIGNS, default="none",
+    p.add_argument("--align", choices=CHOICES["align"], default="none",
                    help="none: windows from each file's start; bars: estimate tempo and downbeat, cut whole bars "
                         "and resample each --bars slice to --seconds")
     p.add_argument("--bars", type=int, default=1, help="--align bars: bars per loop (default 1)")
-    p.add_argument("--normalize", choices=NORMALIZE, default="none",
+    p.add_argument("--normalize", choices=CHOICES["normalize"], default="none",
                    help="peak: scale each file to a full-scale peak before cutting (renders that exceed ±1)")
-    p.add_argument("--remainder", choices=REMAINDERS, default="pad",
+    p.add_argument("--remainder", choices=CHOICES["remainder"], default="pad",
                    help="pad the tail of each file to a loop (if it fills --min-fill of one) or drop it")
     p.add_argument("--min-fill", type=float, default=0.5, help="shortest tail padded, as a fraction of a loop")
     p.add_argument("--silence-db", type=float, default=-60.0, help="drop loops below this RMS level (dBFS)")
-    p.add_argument("--dtype", choices=DTYPES, default="float32")
+    p.add_argument("--dtype", choices=CHOICES["dtype"], default="float32")
     p.add_argument("--workers", type=int, default=None, help="decoding processes (default: CPU count)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_prepare)

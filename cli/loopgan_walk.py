@@ -92,17 +92,20 @@ def cmd_demo(args: argparse.Namespace) -> None:
     print(path)
 
 
+#: The walk kinds of :data:`gan_plugins.latent.walks.KINDS`, named here so that building the parser (``--help``,
+#: argument errors) does not import torch; tests/cli check that the two agree.
+TRAJECTORIES = ("spline", "ou", "loop", "lerp", "jumps")
+
+
 def register(subparsers) -> None:
     """Add ``walk`` and ``demo`` to a ``loopgan`` subparsers object."""
-    from gan_plugins.latent.walks import KINDS
-
     p = subparsers.add_parser("walk", help="render a smooth random latent walk of an audio model as one evolving "
                                            "track (one latent per loop, crossfaded on the loop grid)")
     p.add_argument("model", metavar="NAME_OR_RUN", help="bundled model (loopgan pretrained), run folder or checkpoint")
     p.add_argument("--seconds", type=float, required=True, help="length (rounded up to whole loops)")
     p.add_argument("-o", "--out", required=True, help="output audio file (.wav, .flac or .ogg)")
     p.add_argument("--plot", default=None, help="write the walk figure (spectrogram, descriptors, path) here")
-    p.add_argument("--trajectory", choices=tuple(KINDS), default="spline",
+    p.add_argument("--trajectory", choices=TRAJECTORIES, default="spline",
                    help="spline (through random anchors), ou (filtered random walk), loop (closed path); "
                         "lerp and jumps are the baselines")
     p.add_argument("--speed", type=float, default=3.75, help="anchors per minute (default 3.75: one per 16 s)")

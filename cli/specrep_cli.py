@@ -11,14 +11,15 @@ import json
 import sys
 import time
 
-import torch
-
-import specrep
-from specrep import metrics
 from specrep.errors import SpecrepError
 
 
 def roundtrip(args) -> int:
+    import torch
+
+    import specrep
+    from specrep import metrics
+
     overrides = {k: v for k, v in (("n_fft", args.n_fft), ("hop_length", args.hop_length), ("n_iter", args.n_iter),
                                    ("n_mels", args.n_mels)) if v is not None}
     wave_np, sr = specrep.io.load(args.file, sample_rate=args.sample_rate)
@@ -62,6 +63,9 @@ def roundtrip(args) -> int:
 
 
 def analyze(args) -> int:
+    import torch
+
+    import specrep
     wave_np, sr = specrep.io.load(args.file, sample_rate=args.sample_rate)
     wave = torch.from_numpy(wave_np)
     desc = specrep.descriptors.describe(wave, sr, n_fft=args.n_fft, hop_length=args.hop_length)
@@ -82,6 +86,7 @@ def analyze(args) -> int:
 
 
 def chains(args) -> int:
+    import specrep
     names = specrep.available_chains()
     if args.json:
         print(json.dumps({"chains": [{"name": n, "channels": specrep.chain(n).n_channels} for n in names]}))
@@ -127,6 +132,11 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
+    except BrokenPipeError:  # output piped into e.g. `head`, which closed early: not an error of ours
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (SpecrepError, ValueError, OSError) as exc:
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         print(f"specrep-cli: error: {message}", file=sys.stderr)

@@ -18,7 +18,6 @@ from typing import IO
 
 import numpy as np
 import soundfile as sf
-from scipy.signal import resample_poly
 
 from .errors import AudioFileError, ParameterError, check_positive_int
 
@@ -70,6 +69,8 @@ def resample(wave: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
     if orig_sr == target_sr:
         return wave
     ratio = Fraction(target_sr, orig_sr)
+    from scipy.signal import resample_poly  # 1-2 s to import: only when a file needs resampling
+
     out = resample_poly(wave, ratio.numerator, ratio.denominator, axis=-1)
     n_out = math.ceil(wave.shape[-1] * target_sr / orig_sr)
     return out[..., :n_out].astype(wave.dtype, copy=False)

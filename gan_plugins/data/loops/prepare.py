@@ -36,9 +36,7 @@ from specrep.errors import AudioFileError, ParameterError, check_positive_float,
 from specrep.io import load
 
 from ..pool import ordered_map
-from .bars import bar_loops
 from .storage import DatasetError, LoopWriter
-from .tempo import beat_grid
 
 REMAINDERS = ("pad", "drop")
 ALIGNS = ("none", "bars")
@@ -196,6 +194,11 @@ def _decode(job):
 
 
 def _decode_bars(index, rel, wave, samples, sample_rate, silence_db, bars):
+    # the beat tracker needs torch and the stretch scipy.signal (3-6 s of imports): loaded by the first track that
+    # is cut on bars, so `loopgan data --help` and the other alignments do not pay for them
+    from .bars import bar_loops
+    from .tempo import beat_grid
+
     empty = np.zeros((0, samples), np.float32)
     if wave.size == 0 or not np.any(wave):
         return index, empty, None, None, 0, Skipped(rel, "silent", "all samples are zero")

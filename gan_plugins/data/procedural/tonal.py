@@ -15,7 +15,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.signal import lfilter
 
 from specrep.errors import ParameterError, check_positive_float, check_positive_int
 
@@ -82,6 +81,8 @@ def _smooth(x: np.ndarray, sample_rate: int, seconds: float) -> np.ndarray:
     """One-pole low-pass of a looped control signal (the loop's end warms the filter up)."""
     a = np.exp(-1.0 / (seconds * sample_rate))
     warm = min(x.size, int(8 * seconds * sample_rate) + 1)
+    from scipy.signal import lfilter  # imported on use: 1-2 s that `loopgan --help` need not pay
+
     y = lfilter([1.0 - a], [1.0, -a], np.concatenate([x[-warm:], x]))
     return y[warm:]
 
