@@ -44,6 +44,7 @@ import torch
 from torch import Tensor, nn
 
 from gan_plugins.io.model import Model, load_model
+from gan_plugins.models.features import AudioFeatures
 from gan_plugins.nn.equalized import EqualizedConv2d, EqualizedLinear
 from gan_plugins.representation import Representation
 from specrep import functional as Fn
@@ -235,9 +236,9 @@ def _decoding_settings(model: Model, *, gl_init: str, gl_n_iter: int | None) -> 
 def _build(model, *, gl_init: str, gl_n_iter: int | None, rescale: bool, fmt: str = "onnx"
            ) -> tuple[Model, ExportedModel]:
     model = _load(model)
-    if not hasattr(model.plugin, "audio_features"):
-        raise ParameterError(f"{model.plugin.name} has no audio_features (specrep chain): export maps z to audio "
-                             f"through it")
+    if not isinstance(model.plugin.audio_features(model.config), AudioFeatures):
+        raise ParameterError(f"{model.plugin.name}'s features have no specrep chain (its audio_features is not an "
+                             "AudioFeatures): export maps z to audio through one")
     model = model.with_settings(_decoding_settings(model, gl_init=gl_init, gl_n_iter=gl_n_iter))
     features = model.plugin.audio_features(model.config)
     # TorchScript runs the Python decoder's own ops; ONNX, which has no complex tensors, the same in real arithmetic
