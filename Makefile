@@ -5,13 +5,19 @@ BIN     := $(VENV)/bin
 # CPU wheel of torch pinned for laptops and CI; GPU users: see README "GPU".
 CONSTRAINTS ?= constraints-cpu.txt
 STAMP   := $(VENV)/.installed
+# setuptools ends every editable install of a package_dir layout (cli/ installs as loopgan_cli) with an informational
+# "Editable installation." banner, a UserWarning that pip shows even with --quiet. This filter drops that one message
+# and nothing else: deprecations and errors still show (tests/test_packaging.py builds the editable wheel under it).
+EDITABLE_NOTE := ignore:Editable installation.:UserWarning
 
 .PHONY: setup demo test test-fast lint bench clean
 
-$(STAMP): pyproject.toml $(CONSTRAINTS)
+$(STAMP): pyproject.toml $(CONSTRAINTS) examples/wavegan/pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e ".[dev]"
+	PYTHONWARNINGS="$(EDITABLE_NOTE)" $(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e ".[dev]"
+	PYTHONWARNINGS="$(EDITABLE_NOTE)" $(BIN)/python -m pip install --quiet --no-deps --no-build-isolation \
+		-e ./examples/wavegan
 	touch $(STAMP)
 
 setup: $(STAMP)

@@ -64,6 +64,32 @@ def cmd_plugins(args: argparse.Namespace) -> None:
         print(f"{i.name:<16} {i.distribution} {i.version:<10} {i.value:<36} {i.status}{extra}")
 
 
+#: Where ``loopgan train --data FILE --shape ... --sample-rate ...`` writes FILE's source descriptor.
+TRAIN_SOURCE = "data-source.json"
+
+
+def _train_data(args: argparse.Namespace) -> str:
+    """``--data``, or the source descriptor that ``--shape/--dtype/--offset/--sample-rate`` make of it.
+
+    A plugin's ``dataset(data, config)`` hook takes one string, so the flags become a descriptor
+    (:mod:`gan_plugins.data.loops.source`) written to ``OUT/data-source.json``; the run's config then names it and
+    every later command on the run (``--resume``, ``sample``, ``evaluate``) opens the data through it. On
+    ``--resume`` the flags are not used: the data is the run's own, as with ``--data``.
+    """
+    if args.shape is None and args.dtype is None and not args.offset and args.sample_rate is None:
+        return args.data
+    from gan_plugins.io.checkpoint import LAST
+
+    if args.resume or (args.out / LAST).exists():  # train() resumes from, or refuses, the run as it is
+        return args.data
+    if args.sample_rate is None:
+        raise ParameterError(f"{args.data}: training on a raw memmap or a plain .npy needs --sample-rate SR as well")
+    from gan_plugins.data.loops.storage import write_descriptor
+
+    return str(write_descriptor(args.out / TRAIN_SOURCE, args.data, shape=args.shape, dtype=args.dtype,
+                                offset=args.offset, sample_rate=args.sample_rate))
+
+
 def cmd_train(args: argparse.Namespace) -> None:
     from gan_plugins.config import parse_overrides
     from gan_plugins.training.distributed import leave_process_group
@@ -74,7 +100,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         from gan_plugins.training.callbacks import CPUBudget
 
         callbacks.append(CPUBudget(args.cpu_minutes * 60.0))
-    result = train(args.plugin, data=args.data, loss=args.loss, out=args.out, steps=args.steps,
+    result = train(args.plugin, data=_train_data(args), loss=args.loss, out=args.out, steps=args.steps,
                    config_file=args.config, overrides=parse_overrides(args.set), resume=args.resume,
                    progress=not args.no_progress, callbacks=callbacks)
     if int(os.environ.get("RANK", "0")) == 0:
@@ -114,7 +140,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     scores = ev.score_images(images)
     probs = ev.classify(images)
     shares = [round(float(v), 4) for v in class_shares(probs)]
-    report = {"fd": scores["fd"], "fd_floor": ev.floor, "fd_ceiling": ev.ceiling, **scores, "n": ev.n_samples,
+    report = {"fd": scores["fd"], "fd_floor": ev.floor, "fd_noise": ev.ceiling, **scores, "n": ev.n_samples,
               "class_share": shares}
     if args.class_grid:
         save_class_grid(images.numpy(), probs, args.class_grid,
@@ -143,7 +169,7 @@ def cmd_evaluate_audio(args: argparse.Namespace) -> None:
     if args.json:
         _print_json(report)
         return
-    f, lo, hi = report["fake_scores"], report["floor"], report["ceiling"]
+    f, lo, hi = report["fake_scores"], report["floor"], report["noise"]
     print(f"{report['n_fake']} generated vs {report['n_real']} real loops at {report['sample_rate']} Hz "
           f"(NDB bins: k={report['k']}; floor: {report['n_held_out']} held-out vs {report['n_reference']} reference "
           f"loops, split by {'track' if report['floor_split'] == 'tracks' else 'row'})")
@@ -258,9 +284,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train a plugin")
     p.add_argument("plugin")
-    p.add_argument("--data", default="mnist", help="'mnist' (bundled digits), an IDX folder, or plugin data")
+    p.add_argument("--data", default="mnist", help="'mnist' (bundled digits), an IDX folder, or plugin data (loops: "
+                                                   "a .npy with sidecar, a source descriptor, or a raw memmap / plain "
+                                                   ".npy described by the flags below)")
     p.add_argument("--loss", required=True)
     p.add_argument("--out", required=True, type=Path, help="run folder")
+    from loopgan_cli.loopgan_data import add_source_flags
+
+    add_source_flags(p)  # a raw memmap or plain .npy: written as a source descriptor OUT/data-source.json
     p.add_argument("--steps", type=int, default=None, help="total generator steps")
     p.add_argument("--config", type=Path, default=None, help="JSON or TOML file of settings")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one setting")
@@ -291,8 +322,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--real", help="audio: a loop dataset (.npy with sidecar, bare .npy, raw memmap, source "
                                   "descriptor) or a folder of audio files")
     p.add_argument("--fake", help="audio: generated loops, a dataset or a folder (e.g. from loopgan sample)")
-    from loopgan_cli.loopgan_data import add_source_flags
-
     add_source_flags(p)  # audio: they describe whichever of --real/--fake is a bare .npy or raw memmap
     p.add_argument("-k", type=int, default=50, help="audio: NDB bins (GANSynth: 50)")
     p.add_argument("--data", default="mnist")

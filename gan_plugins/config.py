@@ -18,8 +18,8 @@ from gan_plugins.training.augment import check_audio_augment, check_augment
 from gan_plugins.training.losses import get_loss, get_penalty
 from specrep.errors import ParameterError, check_positive_float, check_positive_int
 
-__all__ = ["RENAMED_SETTINGS", "RESUME_SETTINGS", "TRAINER_DEFAULTS", "complete_stored_config", "parse_overrides",
-           "read_config_file", "resolve_config", "upgrade_config"]
+__all__ = ["AMP_MODES", "RENAMED_SETTINGS", "RESUME_SETTINGS", "TRAINER_DEFAULTS", "amp_enabled",
+           "complete_stored_config", "parse_overrides", "read_config_file", "resolve_config", "upgrade_config"]
 
 TRAINER_DEFAULTS: dict[str, Any] = {
     "steps": 2000,          # generator updates
@@ -31,7 +31,7 @@ TRAINER_DEFAULTS: dict[str, Any] = {
     "ckpt_every": 500,
     "eval_every": 0,        # 0: only at the end (when an evaluator is given)
     "grid_size": 64,
-    "amp": True,            # bf16 autocast, CUDA only
+    "amp": True,            # bf16 autocast: True = on CUDA only, "always" = on the run's device (CPU too), False = off
     "drift": 0.0,           # weight of the critic drift penalty on real outputs (GANSynth: 0.001)
     "penalty": "gp",        # critic gradient penalty (training.losses): "gp" weighted by gp_weight, "r1" by r1_gamma
     "r1_gamma": None,       # R1 weight; None = StyleGAN2-ADA's 0.0002 * H * W / global batch (H x W: critic input)
@@ -44,6 +44,18 @@ TRAINER_DEFAULTS: dict[str, Any] = {
     "ada_target": None,     # audio: adapt p to hold E[sign D(real)] at this target (ADA: 0.6); None = fixed p
     "ada_images": 20000,    # audio + ada_target: real images over which p can move from 0 to 1 (ADA: 500k)
 }
+
+
+#: values of ``amp`` (bf16 autocast of the forward passes, penalties included): True, the default, on CUDA only (on
+#: CPU, bf16 matmuls are rarely faster than float32, so CPU runs stay in float32); "always" on whatever device the run
+#: uses, CPU included (opt-in, e.g. to test the CUDA path's numerics on a laptop); False never.
+AMP_MODES = (True, False, "always")
+
+
+def amp_enabled(amp: bool | str, device_type: str) -> bool:
+    """Whether a run with setting ``amp`` (one of :data:`AMP_MODES`) autocasts on ``device_type`` (``"cuda"``,
+    ``"cpu"``, ...)."""
+    return amp == "always" or (amp is True and device_type == "cuda")
 
 
 #: settings a resume may change: a new phase of the run from the checkpoint's step on (e.g. a lower learning rate or a
@@ -172,6 +184,9 @@ def resolve_config(plugin: GanPlugin, *, loss: str, data: str, config_file: str 
     for key in ("sample_every", "ckpt_every", "eval_every"):
         if isinstance(base[key], bool) or not isinstance(base[key], int) or base[key] < 0:
             raise ParameterError(f"{key}={base[key]!r} must be an integer >= 0")
+    if not (isinstance(base["amp"], bool) or base["amp"] == "always"):
+        raise ParameterError(f"amp={base['amp']!r} must be true (bf16 autocast on CUDA), \"always\" (on CPU too) "
+                             "or false")
     if not 0.0 <= float(base["ema_decay"]) < 1.0:
         raise ParameterError(f"ema_decay={base['ema_decay']!r} must be in [0, 1)")
     _check_penalty(base, given)

@@ -3,7 +3,7 @@
 Usage (not part of CI; needs the Debian/Ubuntu ``lmms`` package: ``apt-get install -y lmms``)::
 
     .venv/bin/python scripts/render_lmms.py runs/lmms            # every *.mmpz under /usr/share/lmms/projects
-    .venv/bin/python scripts/render_lmms.py runs/lmms --projects /usr/share/lmms/projects/demos --jobs 1
+    .venv/bin/python scripts/render_lmms.py runs/lmms --projects /usr/share/lmms/projects/demos
 
 For every project ``P.mmpz`` it runs ``lmms dump P.mmpz`` (the project's XML) and reads the song's ``bpm`` and time
 signature from ``<head>`` (``bpm`` is an attribute, or a ``<bpm value=...>`` child in newer files), then

@@ -1,6 +1,6 @@
 """``loopgan evaluate --real A --fake B``: audio metrics between two sets of loops, each a loop dataset (``.npy`` +
 sidecar, a bare ``.npy``, a raw memmap or a source descriptor: :mod:`gan_plugins.data.loops.source`) or a folder of
-audio files, with the floor (real half vs real half) and ceiling (noise) beside each score.
+audio files, with the floor (real half vs real half) and the noise reference beside each score.
 
 Beside the distribution scores (NDB/K, JSD, FDD) the judge adds what hears a texture: the classifier two-sample
 test (:mod:`gan_plugins.metrics.c2st`: 0.5 = indistinguishable), and the rhythm and transient measures of
@@ -180,22 +180,23 @@ def judge_scores(reference: np.ndarray, waves: np.ndarray, sample_rate: int, *, 
 def evaluate_audio(real: str | os.PathLike, fake: str | os.PathLike, *, k: int = 50, limit: int | None = 2000,
                    seed: int = 0, source: Mapping[str, Any] | None = None, judge: bool = True,
                    c2st_loops: int = C2ST_LOOPS) -> dict[str, Any]:
-    """NDB/K (+ JSD) and FDD of ``fake`` against ``real``, each with its floor and ceiling.
+    """NDB/K (+ JSD) and FDD of ``fake`` against ``real``, each with its floor and noise reference.
 
     ``source`` (``shape``, ``dtype``, ``offset``, ``sample_rate``) describes whichever of the two is a dataset file
     that does not describe itself (:func:`gan_plugins.data.loops.source.flags_for`).
 
     The real set is split in two halves: the NDB bins and descriptor statistics come from the first; the floor
-    scores the second half against it (what a perfect model would get at this sample size); the ceiling scores
-    noise at the real loops' level. When the real set is a dataset whose sidecar names each loop's source track,
-    the halves are **whole tracks** (``floor_split: "tracks"``): held-out loops of songs the reference also holds
-    would make the floor look better than any model of unseen music can be. Otherwise rows
+    scores the second half against it (what a perfect model would get at this sample size); ``noise`` scores
+    noise at the real loops' level (a reference, not a bound: NDB/K, JSD and FDD have no ceiling). When the real set
+    is a dataset whose sidecar names each loop's source track, the halves are **whole tracks** (``floor_split:
+    "tracks"``): held-out loops of songs the reference also holds would make the floor look better than any model of
+    unseen music can be. Otherwise rows
     (``floor_split: "rows"``).
 
     With ``judge`` (default) each row also holds :func:`judge_scores` against the reference half: the C2ST
     (``c2st_*``, None when a set has too few loops), the learned-embedding distance, the artefact index and the
     attack time. The C2ST is run on the
-    generated loops and on the floor, not on the noise ceiling (noise is told apart at 1.0; its row has None).
+    generated loops and on the floor, not on the noise reference (noise is told apart at 1.0; its row has None).
     """
     real_w, sr, real_skipped = read_loops(real, limit=limit, seed=seed, source=source)
     fake_w, _, fake_skipped = read_loops(fake, sample_rate=sr, samples=real_w.shape[1], limit=limit, seed=seed,
@@ -219,6 +220,6 @@ def evaluate_audio(real: str | os.PathLike, fake: str | os.PathLike, *, k: int =
 
     return {"real": str(real), "fake": str(fake), "sample_rate": sr, "n_real": len(real_w), "n_fake": len(fake_w),
             "k": k, "fake_scores": scores(fake_w), "floor": scores(held_w),
-            "ceiling": scores(noise, run_c2st=False), "c2st_loops": min(c2st_loops, len(ref_w), len(fake_w)),
+            "noise": scores(noise, run_c2st=False), "c2st_loops": min(c2st_loops, len(ref_w), len(fake_w)),
             "floor_split": "rows" if groups is None else "tracks", "n_reference": len(ref_rows),
             "n_held_out": len(held_rows), "skipped": real_skipped + fake_skipped}

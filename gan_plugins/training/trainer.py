@@ -68,7 +68,14 @@ import torch
 from torch import Tensor, nn
 
 from gan_plugins.api import GanPlugin, get_plugin
-from gan_plugins.config import RESUME_SETTINGS, TRAINER_DEFAULTS, complete_stored_config, resolve_config, upgrade_config
+from gan_plugins.config import (
+    RESUME_SETTINGS,
+    TRAINER_DEFAULTS,
+    amp_enabled,
+    complete_stored_config,
+    resolve_config,
+    upgrade_config,
+)
 from gan_plugins.errors import GanError
 from gan_plugins.io.checkpoint import LAST, capture_rng, load_checkpoint, restore_rng, save_checkpoint
 from gan_plugins.training.augment import ada_adjust, audio_augment, draw_audio_augment, random_offsets, translate
@@ -245,7 +252,7 @@ class Trainer:
             torch.cuda.set_device(self.device)
         else:
             self.device = torch.device("cpu")
-        self.amp = bool(self.cfg["amp"]) and self.device.type == "cuda"
+        self.amp = amp_enabled(self.cfg["amp"], self.device.type)
 
         seed = int(self.cfg["seed"])
         _seed_everything(seed)  # identical initial weights on every rank
@@ -400,7 +407,8 @@ class Trainer:
 
     # ------------------------------------------------------------------------------------------- step
     def _autocast(self):
-        return torch.autocast("cuda", dtype=torch.bfloat16) if self.amp else nullcontext()
+        """bf16 autocast on the run's device when the ``amp`` setting asks for it there, else a no-op context."""
+        return torch.autocast(self.device.type, dtype=torch.bfloat16) if self.amp else nullcontext()
 
     def train_step(self) -> dict[str, float]:
         """One generator update after ``n_critic`` discriminator updates; returns the logged scalars.
@@ -442,12 +450,13 @@ class Trainer:
             pen_w = self._penalty_weight(bs, real)
             lazy = pen_w > 0 and update % gp_every == 0
             penalty = torch.zeros((), device=self.device)
-            if pen.interpolates:  # "gp": between the batches as they are, not augmented
-                alpha = self._gp_alpha(bs) if pen_w > 0 else None  # drawn on every update: lazy keeps the stream
-                if lazy:
-                    penalty = pen(self.discriminator, real, fake.float(), weight=pen_w * gp_every, alpha=alpha)
-            elif lazy:  # "r1": at the real images the critic scored, augmented or not
-                penalty = pen(self.discriminator, real_in.float(), weight=pen_w * gp_every)
+            with self._autocast():  # the critic's pass and double backward as precise as its other passes
+                if pen.interpolates:  # "gp": between the batches as they are, not augmented
+                    alpha = self._gp_alpha(bs) if pen_w > 0 else None  # drawn on every update: lazy keeps the stream
+                    if lazy:
+                        penalty = pen(self.discriminator, real, fake.float(), weight=pen_w * gp_every, alpha=alpha)
+                elif lazy:  # "r1": at the real images the critic scored, augmented or not
+                    penalty = pen(self.discriminator, real_in.float(), weight=pen_w * gp_every)
             self.opt_d.zero_grad(set_to_none=True)
             (loss_d + penalty).backward()
             all_reduce_mean_(self.discriminator, self.world)

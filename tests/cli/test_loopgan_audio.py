@@ -26,16 +26,16 @@ def test_evaluate_audio_dataset_vs_folder(tmp_path, capsys):
     report = json.loads(out)
     assert report["n_fake"] == 30 and report["n_real"] == 80 and report["k"] == 8
     assert len(report["skipped"]) == 1 and "broken.wav" in report["skipped"][0]
-    assert report["floor"]["fdd"] < report["ceiling"]["fdd"]
-    assert report["fake_scores"]["fdd"] < report["ceiling"]["fdd"]  # real procedural loops, not noise
-    fake, floor, ceiling = report["fake_scores"], report["floor"], report["ceiling"]
+    assert report["floor"]["fdd"] < report["noise"]["fdd"]
+    assert report["fake_scores"]["fdd"] < report["noise"]["fdd"]  # real procedural loops, not noise
+    fake, floor, noise = report["fake_scores"], report["floor"], report["noise"]
     assert report["c2st_loops"] == 30  # min(300, the 40-loop reference half, 30 fakes)
     for row in (fake, floor):
         assert 0.0 <= row["c2st_low"] <= row["c2st_accuracy"] <= row["c2st_high"] <= 1.0
         assert 0.0 <= row["c2st_auc"] <= 1.0
         assert np.isfinite(row["artefact_index"]) and np.isfinite(row["artefact_modulation_db"])
-    assert ceiling["c2st_accuracy"] is None  # not run on noise; the JSON has no NaN or Infinity either
-    assert 0.0 <= floor["embedding_fd"] < ceiling["embedding_fd"] and fake["embedding_fd"] < ceiling["embedding_fd"]
+    assert noise["c2st_accuracy"] is None  # not run on noise; the JSON has no NaN or Infinity either
+    assert 0.0 <= floor["embedding_fd"] < noise["embedding_fd"] and fake["embedding_fd"] < noise["embedding_fd"]
     assert "Infinity" not in out and "NaN" not in out
     # the table: every judge row, with "-" where the C2ST was not run
     assert main(["evaluate", "--real", str(real), "--fake", str(folder), "-k", "8"]) in (0, None)

@@ -75,3 +75,44 @@ def test_bare_npy_without_its_rate_is_one_line_naming_the_flag(seed_files, tmp_p
     rc, out, err = _run(["train", "gansynth", "--data", str(seed_files / "loops.f32"), "--loss", "wgan-gp", "--out",
                          str(tmp_path / "r"), "--steps", "1", "--no-progress"], capsys)
     assert rc == 2 and "loopgan data describe" in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.slow  # trains two steps twice: ~20 s on a shared 2-core CPU
+@pytest.mark.parametrize("kind", ["raw", "bare"])
+def test_train_takes_the_source_flags_and_records_a_descriptor(kind, seed_files, tmp_path, capsys):
+    data, flags = {"raw": (seed_files / "loops.f32", ["--shape", f"{N},{SAMPLES}", "--dtype", "float32"]),
+                   "bare": (seed_files / "bare.npy", [])}[kind]
+    before = _digest(seed_files)
+    run = tmp_path / "run"
+    argv = ["train", "gansynth", "--data", str(data), *flags, "--sample-rate", str(SR), "--loss", "wgan-gp",
+            "--out", str(run), "--no-progress", *[a for kv in TINY for a in ("--set", kv)]]
+    rc, out, err = _run([*argv, "--steps", "1"], capsys)
+    assert rc == 0 and "to step 1" in out, err
+    config = json.loads((run / "config.json").read_text())
+    assert config["data"] == str(run / "data-source.json") and config["loop_samples"] == SAMPLES
+    desc = json.loads((run / "data-source.json").read_text())
+    assert desc["sample_rate"] == SR and (run / desc["path"]).resolve() == data.resolve()
+    assert desc["shape"] == ([N, SAMPLES] if kind == "raw" else None)
+    rc, out, err = _run([*argv, "--steps", "2", "--resume"], capsys)  # the same command line resumes
+    assert rc == 0 and "to step 2" in out, err
+    assert _digest(seed_files) == before
+
+
+def test_train_source_flag_errors_are_one_line(seed_files, tmp_path, capsys):
+    from gan_plugins.data.procedural.synth_dataset import write_synth_dataset
+
+    base = ["train", "gansynth", "--loss", "wgan-gp", "--steps", "1", "--no-progress"]
+    rc, _, err = _run([*base, "--data", str(seed_files / "bare.npy"), "--out", str(tmp_path / "a")], capsys)
+    assert rc == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert "a plain .npy" in err and "--sample-rate" in err and "interrupted" not in err
+    rc, _, err = _run([*base, "--data", str(seed_files / "loops.f32"), "--shape", f"{N},{SAMPLES}", "--dtype",
+                       "float32", "--out", str(tmp_path / "b")], capsys)
+    assert rc == 2 and len(err.strip().splitlines()) == 1 and "needs --sample-rate" in err
+    rc, _, err = _run([*base, "--data", str(seed_files / "loops.f32"), "--shape", f"{N},{SAMPLES + 1}", "--dtype",
+                       "float32", "--sample-rate", str(SR), "--out", str(tmp_path / "c")], capsys)
+    assert rc == 2 and len(err.strip().splitlines()) == 1 and "bytes, but shape" in err
+    described = write_synth_dataset(tmp_path / "own.npy", n=4, seconds=0.1, seed=0, progress=False)
+    rc, _, err = _run([*base, "--data", str(described), "--sample-rate", str(SR), "--out", str(tmp_path / "d")],
+                      capsys)
+    assert rc == 2 and len(err.strip().splitlines()) == 1 and "opens by itself" in err
+    assert not any((tmp_path / r).exists() for r in "abcd")  # a refused source leaves no run folder behind

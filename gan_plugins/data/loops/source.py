@@ -17,10 +17,11 @@ A loop dataset is one of
   the data with those settings, so a wrong shape is refused there and then).
 
 On the command line the same four flags — ``--shape N,SAMPLES --dtype D [--offset BYTES] --sample-rate SR`` —
-describe a bare file wherever a dataset is accepted (``data info``, ``evaluate``); where a command takes a dataset as
-one string with no room for flags (``loopgan train --data``, a plugin's ``dataset(data, ...)``), a descriptor is
-that string. :func:`gan_plugins.data.loops.storage.open_loops` (and so :class:`~.dataset.LoopDataset`) opens a
-descriptor like any dataset.
+describe a bare file wherever a dataset is accepted (``data info``, ``data wav``, ``evaluate``, ``train``). A plugin's
+``dataset(data, ...)`` hook takes the dataset as one string with no room for flags: a descriptor is that string, so
+``loopgan train --data FILE`` with the flags writes one into the run folder (``RUN/data-source.json``) and trains on
+it, and the run's config names it. :func:`gan_plugins.data.loops.storage.open_loops` (and so
+:class:`~.dataset.LoopDataset`) opens a descriptor like any dataset.
 """
 
 from __future__ import annotations

@@ -250,8 +250,8 @@ def open_loops(path: str | os.PathLike, *, shape=None, dtype=None, offset: int =
     offset : int >= 0
         Bytes to skip at the start of a raw memmap.
     sample_rate : int, optional
-        Sample rate of a raw memmap, or of a ``.npy`` without sidecar (opening such a file needs it: a ``.npy``
-        whose sidecar is missing is otherwise taken for an interrupted write and refused).
+        Sample rate of a raw memmap, or of a ``.npy`` without sidecar (opening such a file needs it: a plain
+        ``.npy`` is refused without it, with a message naming ``--sample-rate`` and descriptors).
 
     Returns
     -------
@@ -298,8 +298,8 @@ def open_loops(path: str | os.PathLike, *, shape=None, dtype=None, offset: int =
         raise DatasetError(f"{path}: array has shape {data.shape}; a loop dataset is (N, samples)")
     if not side.is_file():
         if sample_rate is None:
-            raise DatasetError(f"{path}: sidecar {side.name} is missing (an interrupted write?); to open a plain "
-                               ".npy give its sample rate (--sample-rate) or a descriptor (loopgan data describe)")
+            raise DatasetError(f"{path}: a plain .npy (no sidecar {side.name}) needs its sample rate: give "
+                               "--sample-rate SR or a source descriptor (loopgan data describe)")
         check_positive_int("sample_rate", sample_rate)
         return data, LoopsInfo(path, data.shape[0], data.shape[1], data.dtype.name, sample_rate)
     meta = read_sidecar(path)

@@ -242,3 +242,48 @@ def test_leave_process_group_waits_for_every_rank_before_destroying(monkeypatch)
     monkeypatch.setattr(dist_mod.dist, "is_initialized", lambda: True)
     dist_mod.leave_process_group()
     assert calls == ["barrier", "destroy"]
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_two_nodes_of_batch_b_equal_one_process_of_batch_2b(tmp_path):
+    # a multi-node launch as on a cluster (docs/scaling.md): two torchrun agents, one process each, meeting at a c10d
+    # rendezvous; the first hosts the store (is_host=1), both talk over loopback. Same equivalence as two local ranks.
+    script = _mlp_script(tmp_path)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": "", "GLOO_SOCKET_IFNAME": "lo"}
+    one = subprocess.run([sys.executable, str(script), str(tmp_path / "one"), "equivalence", "16", "{}"],
+                         capture_output=True, text=True, env=env, timeout=240)
+    assert one.returncode == 0, _tail(one)
+    port = _free_port()
+    torchrun = str(Path(sys.executable).with_name("torchrun"))
+    nodes = [subprocess.Popen([torchrun, "--nnodes", "2", "--nproc-per-node", "1", "--rdzv-backend", "c10d",
+                               "--rdzv-endpoint", f"127.0.0.1:{port}", "--rdzv-id", f"two-nodes-{port}",
+                               "--rdzv-conf", f"is_host={int(node == 0)},join_timeout=120", "--local-addr",
+                               "127.0.0.1", "--max-restarts", "0", str(script), str(tmp_path / "two"), "equivalence",
+                               "8", "{}"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+             for node in (0, 1)]
+    results = []
+    try:
+        for proc in nodes:
+            out, err = proc.communicate(timeout=240)
+            results.append(subprocess.CompletedProcess(proc.args, proc.returncode, out, err))
+    finally:
+        for proc in nodes:  # a node that never met its peer must not outlive the test
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+    for node, res in enumerate(results):
+        assert res.returncode == 0, f"node {node}:\n{_tail(res)}"
+    ref = torch.load(tmp_path / "one" / "eq_rank0.pt", weights_only=True)
+    for rank in (0, 1):  # the rendezvous numbers the ranks; each node ran one of them
+        got = torch.load(tmp_path / "two" / f"eq_rank{rank}.pt", weights_only=True)
+        assert got.keys() == ref.keys()
+        for key in ref:
+            torch.testing.assert_close(got[key], ref[key], rtol=1e-5, atol=1e-6, msg=f"rank {rank}: {key}")
