@@ -30,7 +30,7 @@ from gan_plugins.metrics.audio import (
     onset_autocorrelation,
     rhythm_scores,
 )
-from gan_plugins.metrics.audio_eval import C2ST_LOOPS, judge_scores
+from gan_plugins.metrics.audio_eval import C2ST_LOOPS, FEATURE_HOP, judge_scores
 from gan_plugins.metrics.c2st import MIN_PER_FOLD, c2st
 from gan_plugins.metrics.embedding import MIN_SECONDS, embed
 from gan_plugins.metrics.rhythm import RhythmReference
@@ -50,8 +50,21 @@ def _generate(model: Model, n: int, seed: int, batch: int = 64) -> tuple[np.ndar
     return torch.cat(waves).numpy(), feats
 
 
-def _consistency(plugin, cfg, feats: torch.Tensor) -> float:
+#: the representation label of a run whose features are the waveform itself (no specrep chain behind them)
+WAVEFORM = "waveform"
+
+
+def _representation(cfg: Mapping[str, Any]) -> str:
+    """The run's representation name, :data:`WAVEFORM` for a plugin without one (e.g. WaveGAN)."""
+    return str(cfg.get("representation") or WAVEFORM)
+
+
+def _consistency(plugin, cfg, feats: torch.Tensor) -> float | None:
+    """Mean spectral consistency (dB) of ``feats`` through the run's chain; None for a waveform model, whose
+    features are audio already (nothing to be inconsistent)."""
     af = plugin.audio_features(cfg)
+    if getattr(af, "chain", None) is None:
+        return None
     feats = plugin.final_size(feats, cfg)  # a progressive model mid-growth makes smaller features
     x = af.norm.inverse(feats.clamp(-1, 1)) if af.norm is not None else feats
     return float(specrep.metrics.spectral_consistency_db(af.chain, x, length=af.model_samples).mean())
@@ -70,7 +83,9 @@ def _speed(model: Model, *, batch: int = 16, repeat: int = 3) -> dict[str, float
 
 def _decoders(cfg) -> dict[str, dict[str, Any]]:
     """The decoders timed for one run: its own, plus for magnitude-only runs the issue's baseline (32 plain
-    Griffin-Lim iterations from random phase) and PGHI alone."""
+    Griffin-Lim iterations from random phase) and PGHI alone; a waveform model has no decoder but its output."""
+    if _representation(cfg) == WAVEFORM:
+        return {"the generator's waveform (no decoder)": {}}
     rep = Representation.of(cfg)
     own = (rep.synthesis if rep.is_if
            else f"{str(cfg.get('gl_init') or 'pghi').upper()} + {cfg['gl_n_iter']} fast Griffin-Lim iterations")
@@ -120,8 +135,19 @@ class _Judge:
 
 
 def _feature_hop(cfg: Mapping[str, Any], sr: int) -> int:
-    """The run's feature hop in samples at ``sr`` (where its generator's frames sit)."""
+    """The run's feature hop in samples at ``sr`` (where its generator's frames sit); a waveform model has no
+    frames, and its artefact index is read at the judge's default hop."""
+    if cfg.get("hop_length") is None:
+        return FEATURE_HOP
     return max(1, int(round(int(cfg["hop_length"]) * sr / int(cfg["sample_rate"]))))
+
+
+def _features_key(cfg: Mapping[str, Any]) -> tuple:
+    """Runs with equal keys share one round trip: the spectral settings, or for a waveform model its rate and
+    length (its round trip is the loops themselves)."""
+    if _representation(cfg) == WAVEFORM:
+        return (WAVEFORM, cfg.get("sample_rate"), cfg.get("loop_samples"))
+    return AudioFeatures.config_key(cfg)
 
 
 def benchmark_representations(runs: Mapping[str, str | Path], data: str | Path, *, n: int = 500, n_real: int = 1000,
@@ -197,7 +223,7 @@ def benchmark_representations(runs: Mapping[str, str | Path], data: str | Path, 
         waves, feats = _generate(model, n, seed)
         side[label] = waves[:4]
         decoders = _decoders(cfg)
-        key = AudioFeatures.config_key(cfg)  # runs with one feature map and decoder share one round trip
+        key = _features_key(cfg)  # runs with one feature map and decoder share one round trip
         hop = _feature_hop(cfg, sr)
         if key not in oracles:
             oracles[key] = label
@@ -208,7 +234,7 @@ def benchmark_representations(runs: Mapping[str, str | Path], data: str | Path, 
                 round_trips[key] = _oracle(plugin, cfg, real[referee.pick])
         else:
             oracle = result["runs"][oracles[key]]["oracle"]
-        row = {"representation": cfg["representation"], "run": str(runs[label]), **scores(label, waves),
+        row = {"representation": _representation(cfg), "run": str(runs[label]), **scores(label, waves),
                "consistency_db": _consistency(plugin, cfg, feats[:64]),
                "synthesis": next(iter(decoders)),
                "oracle": oracle, "oracle_of": oracles[key],
@@ -302,7 +328,8 @@ def _speed_table(result: Mapping[str, Any]) -> list[str]:
         return []
     threads = {r.get("threads") for r in result["runs"].values()}
     if_rows = [row for row in rows
-               if Representation.parse(row[1]).is_if and row[2] == result["runs"][row[0]]["synthesis"]]
+               if row[1] != WAVEFORM and Representation.parse(row[1]).is_if
+               and row[2] == result["runs"][row[0]]["synthesis"]]
     ref = if_rows[0] if if_rows else None
     lines = ["", f"Synthesis speed, batch of {rows[0][3]['batch']} loops, CPU, {'/'.join(map(str, threads))} "
              "thread(s), best of 3; 'synthesis' is features -> audio (the representation's decoder), 'total' adds the "

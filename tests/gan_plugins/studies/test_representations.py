@@ -128,3 +128,24 @@ def test_judge_tests_each_run_against_training_loops_and_its_own_round_trip(runs
                        f"{row['judge']['c2st_high']:.2f}]"
     assert cells[2].startswith(f"{row['judge_round_trip']['c2st_accuracy']:.2f} [")
     assert (tmp_path / "out" / "judge.png").is_file()
+
+
+@pytest.mark.slow  # ~3 s: a 2-step WaveGAN run
+def test_a_waveform_model_is_scored_with_the_loops_themselves_as_its_round_trip(runs, tmp_path):
+    # WaveGAN (examples/wavegan) has no specrep chain: no consistency, no decoder but its output, and the round trip
+    # of real loops through "its representation" is the loops unchanged, so that row scores exactly as the floor
+    pytest.importorskip("wavegan_plugin")
+    data, paths = runs
+    train("wavegan", data=str(data), loss="wgan-gp", out=tmp_path / "wave", steps=2, progress=False,
+          overrides={"z_dim": 8, "model_size": 2, "layers": 3, "kernel_size": 9, "batch_size": 4,
+                     "sample_every": 0, "ckpt_every": 0})
+    result = benchmark_representations({"wave": tmp_path / "wave", "gl": paths["mel-gl"]}, data, n=24, n_real=40,
+                                       k=4, judge=False)
+    wave, gl = result["runs"]["wave"], result["runs"]["gl"]
+    assert wave["representation"] == "waveform" and wave["consistency_db"] is None
+    assert list(wave["speed"]) == ["the generator's waveform (no decoder)"]
+    assert wave["oracle"]["fdd"] == pytest.approx(result["floor"]["fdd"], rel=1e-6)
+    assert wave["oracle"]["ndb_k"] == result["floor"]["ndb_k"]
+    assert gl["oracle"]["fdd"] != pytest.approx(result["floor"]["fdd"], rel=1e-3)  # a real decoder loses something
+    report = write_report(result, tmp_path / "r.md", command="c").read_text()
+    assert "| wave | waveform | 2 |" in report
