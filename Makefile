@@ -40,8 +40,11 @@ test-fast: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
+# docs/results/performance.md: start-up, Griffin-Lim against librosa (speed, batch scaling, time to quality), training
+# throughput and trainer overhead, walk rendering speed. `python benchmarks/performance.py --memmap-gb 26` adds the
+# larger-than-memory training run; benchmarks/bench_specrep.py is the older DSP report (docs/results/specrep.md).
 bench: $(STAMP)
-	$(BIN)/python benchmarks/bench_specrep.py
+	$(BIN)/python benchmarks/performance.py --out docs/results/performance.md
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

@@ -8,13 +8,21 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 
-from specrep.errors import SpecrepError
+from specrep.errors import AudioFileError, SpecrepError
+
+
+def _require_input(path: str) -> None:
+    """A missing input file is an argument error: say so before torch is imported (seconds on a laptop)."""
+    if not path.startswith("example:") and not os.path.exists(path):
+        raise AudioFileError(f"{path}: no such file")
 
 
 def roundtrip(args) -> int:
+    _require_input(args.file)
     import torch
 
     import specrep
@@ -63,6 +71,7 @@ def roundtrip(args) -> int:
 
 
 def analyze(args) -> int:
+    _require_input(args.file)
     import torch
 
     import specrep

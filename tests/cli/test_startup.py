@@ -32,7 +32,9 @@ def _heavy_modules(module: str, argv: list[str]) -> list[str]:
     ("loopgan_cli.loopgan", ["train"]),                        # an argument error: --loss and --out missing
     ("loopgan_cli.loopgan", ["data", "synth", "x.npy", "--n", "2", "--styles", "polka"]),
     ("loopgan_cli.specrep_cli", ["--help"]),
-    ("loopgan_cli.specrep_cli", ["roundtrip"]),                # missing file
+    ("loopgan_cli.specrep_cli", ["roundtrip"]),                # missing argument
+    ("loopgan_cli.specrep_cli", ["roundtrip", "no-such-file.wav"]),
+    ("loopgan_cli.specrep_cli", ["analyze", "no-such-file.wav"]),
 ])
 def test_help_and_argument_errors_import_no_heavy_library(module, argv):
     assert _heavy_modules(module, argv) == []
