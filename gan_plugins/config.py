@@ -43,6 +43,7 @@ TRAINER_DEFAULTS: dict[str, Any] = {
     "augment_gain": 0.1,    # audio: gain offset range on channel 0, normalised units (training.augment: dB)
     "ada_target": None,     # audio: adapt p to hold E[sign D(real)] at this target (ADA: 0.6); None = fixed p
     "ada_images": 20000,    # audio + ada_target: real images over which p can move from 0 to 1 (ADA: 500k)
+    "init_from": None,      # warm start: a run folder, checkpoint or bundled model whose weights begin this run
 }
 
 
@@ -189,6 +190,9 @@ def resolve_config(plugin: GanPlugin, *, loss: str, data: str, config_file: str 
                              "or false")
     if not 0.0 <= float(base["ema_decay"]) < 1.0:
         raise ParameterError(f"ema_decay={base['ema_decay']!r} must be in [0, 1)")
+    if base["init_from"] is not None and (not isinstance(base["init_from"], str) or not base["init_from"]):
+        raise ParameterError(f"init_from={base['init_from']!r} must be a run folder, a checkpoint or a bundled "
+                             "model's name")
     _check_penalty(base, given)
     check_augment(base["augment"], base["augment_shift"])
     check_audio_augment(base["augment_p"], base["augment_time_step"], base["augment_gain"], base["ada_target"],

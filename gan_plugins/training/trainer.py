@@ -274,6 +274,50 @@ class Trainer:
         self._ready = True
         return self
 
+    def init_weights(self, source: str | Path) -> dict[str, Any]:
+        """Start from another run's weights (a warm start, e.g. fine-tuning a model of procedural loops on real
+        music): the generator, its EMA and, when ``source`` has one, the critic; optimisers, data stream, RNGs and
+        the step stay fresh (step 0). Returns what was loaded: ``{"source", "step", "critic"}``.
+
+        ``source``: a run folder (its ``last.pt``), a checkpoint file, or a bundled model's name (EMA generator
+        only: the generator and its EMA both start from it, the critic from scratch).
+
+        Raises
+        ------
+        ParameterError
+            If ``source`` is missing, of another plugin, or its networks do not fit this run's settings (the
+            message names the settings that differ).
+        """
+        self._require_setup("init_weights")
+        from gan_plugins.pretrained import bundled_path
+
+        path = bundled_path(str(source)) or Path(source)
+        if path.is_dir():
+            path = path / LAST
+        if not path.is_file():
+            raise ParameterError(f"init_from={str(source)!r}: no run folder, checkpoint or bundled model of that name")
+        state = load_checkpoint(path, map_location=self.device)
+        theirs = upgrade_config(state.get("config", {}))
+        if theirs.get("plugin", self.plugin.name) != self.plugin.name:
+            raise ParameterError(f"init_from={str(source)!r} is a {theirs.get('plugin')} model; this run trains "
+                                 f"{self.plugin.name}")
+        if "ema" not in state:
+            raise ParameterError(f"init_from={str(source)!r}: {path} holds no generator weights")
+        pairs = [(self.generator, state.get("generator", state["ema"])), (self.ema, state["ema"])]
+        if "discriminator" in state:
+            pairs.append((self.discriminator, state["discriminator"]))
+        try:
+            for module, weights in pairs:
+                module.load_state_dict(weights)
+        except RuntimeError:
+            skip = {"data", "steps", "init_from", "norm_scale", "norm_shift", "loss", "plugin"}
+            differ = sorted(k for k in theirs.keys() & self.cfg.keys() if k not in skip and theirs[k] != self.cfg[k])
+            raise ParameterError(
+                f"init_from={str(source)!r}: its networks do not fit this run's settings"
+                + (f" (differing: {', '.join(f'{k}={theirs[k]!r} there, {self.cfg[k]!r} here' for k in differ)})"
+                   if differ else "")) from None
+        return {"source": str(path), "step": int(state.get("step", 0)), "critic": "discriminator" in state}
+
     def _require_setup(self, what: str) -> None:
         if not self._ready:
             raise GanError(f"Trainer.{what}() needs Trainer.setup() first (run() calls it)")
@@ -681,6 +725,8 @@ def train(plugin: str, *, data: str, loss: str, out: str | Path, steps: int | No
     trainer = Trainer(plug, cfg, out, evaluator=evaluator, progress=progress, callbacks=callbacks).setup()
     if state is not None:
         trainer.load_state_dict(state)
+    elif cfg.get("init_from"):  # a warm start; a resumed run continues its own weights instead
+        trainer.init_weights(cfg["init_from"])
     if phase is not None:  # recorded once the run is built with it
         with open(out / "phases.jsonl", "a") as fh:
             fh.write(json.dumps(phase) + "\n")
