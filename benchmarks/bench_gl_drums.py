@@ -66,6 +66,9 @@ def main(argv=None) -> int:
     def sc(w) -> float:
         return spectral_convergence_db(mag, Fn.stft(torch.as_tensor(w), P).abs()).mean().item()
 
+    def seeded() -> torch.Generator:  # the same random start for every call (librosa: random_state=0)
+        return torch.Generator().manual_seed(0)
+
     def sc_each(w) -> np.ndarray:
         return spectral_convergence_db(mag, Fn.stft(torch.as_tensor(w), P).abs()).numpy()
 
@@ -83,11 +86,12 @@ def main(argv=None) -> int:
                 each[f"librosa-100 {pad}"] = sc_each(w)
     for it in (32, 100):
         rows.append(("specrep, random phase", it, sc(specrep.griffin_lim(mag, P, n_iter=it, init="random",
-                                                                         length=length))))
+                                                                         length=length, generator=seeded()))))
     for it in PGHI_ITERS:
         rows.append(("specrep, PGHI start", it, sc(specrep.griffin_lim(mag, P, n_iter=it, init="pghi",
                                                                        length=length))))
-    each["specrep random-100"] = sc_each(specrep.griffin_lim(mag, P, n_iter=100, init="random", length=length))
+    each["specrep random-100"] = sc_each(specrep.griffin_lim(mag, P, n_iter=100, init="random", length=length,
+                                                             generator=seeded()))
     each["specrep PGHI-100"] = sc_each(specrep.griffin_lim(mag, P, n_iter=100, init="pghi", length=length))
     target = next(r[2] for r in rows if "reflect" in r[0] and r[1] == 100)
     reach = next((r[1] for r in rows if r[0] == "specrep, PGHI start" and r[2] <= target), None)
